@@ -1,0 +1,29 @@
+# Thin wrappers around host/mig.py (one entry point, like kunit.py).
+# Variables: KERNEL=base|patched|both  TESTS=hmm-tests,migration  KCONFIG=vm|debug
+#            FORCE=1 (tree)  DEBUG=1 (check)  BOOT_TIMEOUT=900  ACCEL=tcg|kvm
+PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
+MIG = PYTHONPATH=host $(PYTHON) host/mig.py
+export KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL
+
+.PHONY: all check tree export run bench unit clean help deps
+
+all:
+	@$(MIG) all
+check:
+	@$(MIG) check
+tree:
+	@$(MIG) tree
+export:
+	@$(MIG) export
+run:
+	@$(MIG) run
+bench:
+	@$(MIG) bench
+unit:
+	@$(MIG) unit
+deps:
+	@$(MIG) deps
+clean:
+	@$(MIG) clean
+help:
+	@$(MIG) --help

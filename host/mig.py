@@ -1,0 +1,170 @@
+#!/usr/bin/env python3
+"""Single entry point of the harness (like kunit.py): python3 host/mig.py <cmd>.
+
+  deps     install missing Debian packages (root)
+  tree     build/linux = v5.10.223 + patches/series (refuses to drop unexported work)
+  export   build/linux commits -> patches/ + series + cover letter
+  run      build kernel(s), boot under QEMU, run selftests, print results
+  all      tree + run (what plain `make` does)
+  check    unit + tree + series checks + patched build/boot/tests (CI)
+  unit     the harness's own pytest suite
+  bench    not yet
+  clean    remove build outputs (never build/linux)
+"""
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from migbp import checks, deps, export, results, run, tree  # noqa: E402
+from migbp.results import Result  # noqa: E402
+from migbp.util import (BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
+                        info, log_path)
+
+KERNELS = {"base": ["base"], "patched": ["patched"], "both": ["base", "patched"]}
+
+
+def finish(rows, kernels=None):
+    """Print the table (and the side-by-side matrix), end with the summary line."""
+    print()
+    print(results.table(rows))
+    if kernels and len(kernels) > 1:
+        print()
+        print(results.matrix([r for r in rows if r.kernel in kernels], kernels))
+    bad = results.failures(rows)
+    if bad:
+        print("\nfailures:")
+        for r in bad:
+            print(f"  {r.kernel} {r.binary} {r.test}: {r.note}")
+    print(f"logs: {LOGS}")
+    print(results.summary(rows), flush=True)
+    return 1 if bad else 0
+
+
+def cmd_tree(a):
+    with Timer("tree"):
+        tree.ensure_tree(force=a.force, log=log_path("tree"))
+    return 0
+
+
+def cmd_export(a):
+    export.export(log=log_path("export"))
+    return 0
+
+
+def kernels_of(a):
+    if a.kernel not in KERNELS:
+        raise HarnessError(f"KERNEL={a.kernel}: use base, patched or both")
+    return KERNELS[a.kernel]
+
+
+def cmd_run(a):
+    ks = kernels_of(a)
+    rows = run.run_kernels(ks, a.tests, a.kconfig, a.timeout)
+    names = [k if a.kconfig == "vm" else f"{k}-{a.kconfig}" for k in ks]
+    return finish(rows, names)
+
+
+def cmd_all(a):
+    cmd_tree(a)
+    return cmd_run(a)
+
+
+def unit_rows():
+    with Timer("unit tests (pytest host/tests)"):
+        p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                            os.path.join(ROOT, "host", "tests")], cwd=ROOT,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    print(p.stdout, end="")
+    last = (p.stdout.strip().splitlines() or ["no output"])[-1].strip("= ")
+    return [Result("host", "unit", "pytest host/tests",
+                   "pass" if p.returncode == 0 else "fail", note=last)]
+
+
+def cmd_unit(a):
+    return 0 if unit_rows()[0].status == "pass" else 1
+
+
+def cmd_check(a):
+    rows = unit_rows()
+    with Timer("tree (git am of the series onto v5.10.223)"):
+        rows.append(checks.guarded("git am onto v5.10.223",
+                                   lambda: (tree.ensure_tree(force=a.force, log=log_path("tree"))
+                                            and ("pass", f"{len(tree.read_series())} patches"))))
+    if rows[-1].status == "fail":
+        print(f"error: {rows[-1].note}", flush=True)
+        return finish(rows)
+    with Timer("checkpatch --strict"):
+        rows += checks.checkpatch()
+    with Timer("quilt push -a"):
+        rows.append(checks.quilt())
+    rows += run.run_kernels(["patched"], a.tests, "vm", a.timeout)
+    if a.debug:
+        rows += run.run_kernels(["patched"], a.tests, "debug", a.timeout)
+    with Timer("bisectability (build at each commit)"):
+        rows += checks.bisect()
+    with Timer("sparse base vs patched"):
+        rows.append(checks.sparse())
+    with Timer("cross builds (ppc64le uvmem, x86 nouveau)"):
+        rows += checks.cross_builds()
+    return finish(rows)
+
+
+def cmd_bench(a):
+    print("bench: not yet")
+    return 2
+
+
+def cmd_deps(a):
+    got = deps.ensure()
+    info(f"installed {' '.join(got)}" if got else "all dependencies present")
+    return 0
+
+
+def cmd_clean(a):
+    for d in (OUT, os.path.join(BUILD, "quilt")):
+        shutil.rmtree(d, ignore_errors=True)
+    for wt in ("base", "bisect"):
+        if os.path.exists(os.path.join(SRC, wt)):
+            subprocess.run(["git", "-C", os.path.join(BUILD, "linux"), "worktree", "remove",
+                            "--force", os.path.join(SRC, wt)])
+    info("removed build/out, build/quilt and the worktrees; kept build/linux and build/logs")
+    return 0
+
+
+def parser():
+    p = argparse.ArgumentParser(prog="mig.py", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    for name, fn in [("deps", cmd_deps), ("tree", cmd_tree), ("export", cmd_export),
+                     ("run", cmd_run), ("all", cmd_all), ("check", cmd_check),
+                     ("unit", cmd_unit), ("bench", cmd_bench), ("clean", cmd_clean)]:
+        s = sub.add_parser(name)
+        s.set_defaults(fn=fn)
+        s.add_argument("--force", action="store_true", default=bool(os.environ.get("FORCE")),
+                       help="tree: discard unexported work in build/linux (backup ref kept)")
+        s.add_argument("--kernel", default=os.environ.get("KERNEL") or "patched")
+        s.add_argument("--tests", default=os.environ.get("TESTS") or None)
+        s.add_argument("--kconfig", default=os.environ.get("KCONFIG") or "vm",
+                       choices=["vm", "debug"])
+        s.add_argument("--timeout", type=int, default=int(os.environ.get("BOOT_TIMEOUT") or 900))
+        s.add_argument("--debug", action="store_true", default=os.environ.get("DEBUG") == "1",
+                       help="check: also build and run the debug (KASAN, lockdep) kernel")
+    return p
+
+
+def main(argv=None):
+    a = parser().parse_args(argv)
+    try:
+        return a.fn(a)
+    except HarnessError as e:
+        return die(e)
+    except KeyboardInterrupt:
+        return die("interrupted")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

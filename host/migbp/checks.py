@@ -1,0 +1,139 @@
+"""Series checks; each is a named row in the results table."""
+import glob
+import os
+import re
+import shutil
+import subprocess
+
+from . import kbuild, kconfig, tree
+from .results import Result
+from .util import (BASE_TAG, BUILD, CONFIG, LINUX, OUT, PATCHES, SRC,
+                   HarnessError, cpu_lock, info, log_path, run)
+
+K = "series"
+
+
+def row(test, status, note="", group="checks"):
+    return Result(K, group, test, status, note=note)
+
+
+def guarded(test, fn, group="checks"):
+    """Run fn() -> (status, note); a HarnessError becomes a failing row."""
+    try:
+        status, note = fn()
+    except HarnessError as e:
+        status, note = "fail", str(e)
+    info(f"check {test}: {status} {note}")
+    return row(test, status, note, group)
+
+
+def checkpatch(patches=PATCHES, src=LINUX):
+    rows = []
+    for name in tree.read_series(patches):
+        def one(name=name):
+            rc, out = run(["perl", "scripts/checkpatch.pl", "--strict",
+                           os.path.join(patches, name)],
+                          cwd=src, check=False, log=log_path("checkpatch"))
+            m = re.search(r"total: (\d+) errors, (\d+) warnings, (\d+) checks", out)
+            if not m:
+                return "fail", f"checkpatch gave no totals (exit {rc})"
+            bad = [int(x) for x in m.groups()]
+            return ("pass" if sum(bad) == 0 else "fail"), m.group(0)
+        rows.append(guarded(f"checkpatch {name}", one, "checkpatch"))
+    return rows
+
+
+def quilt(patches=PATCHES, repo=LINUX):
+    def fn():
+        series = tree.read_series(patches)
+        if not series:
+            return "skip", "empty series"
+        work = os.path.join(BUILD, "quilt")
+        shutil.rmtree(work, ignore_errors=True)
+        os.makedirs(work)
+        log = log_path("quilt")
+        archive = subprocess.run(["git", "-C", repo, "archive", BASE_TAG],
+                                 stdout=subprocess.PIPE, check=True).stdout
+        subprocess.run(["tar", "-x", "-C", work], input=archive, check=True)
+        env = dict(os.environ, QUILT_PATCHES=patches, QUILT_SERIES=os.path.join(patches, "series"))
+        rc, out = run(["quilt", "--quiltrc", "-", "push", "-a", "--fuzz=0"], cwd=work,
+                      env=env, check=False, log=log)
+        if rc != 0:
+            bad = [l for l in out.splitlines() if "FAILED" in l or "does not apply" in l
+                   or l.startswith("Applying patch")]
+            return "fail", (bad[-1] if bad else f"quilt exit {rc}") + f" (log {log})"
+        return "pass", f"{len(series)} patches"
+    return guarded("quilt push -a --fuzz=0", fn)
+
+
+def bisect(repo=LINUX):
+    """Build the vm config at every commit of the series (ccache keeps it cheap)."""
+    commits = tree.git(["rev-list", "--reverse", f"{BASE_TAG}..HEAD"], repo).split()
+    rows = []
+    wt = os.path.join(SRC, "bisect")
+    for i, c in enumerate(commits, 1):
+        subject = tree.git(["log", "-1", "--format=%s", c], repo).strip()
+
+        def one(c=c):
+            tree.worktree(wt, c)
+            kbuild.build("bisect", "vm", src=wt, out=os.path.join(OUT, "bisect"))
+            return "pass", ""
+        rows.append(guarded(f"builds at {i}/{len(commits)}: {subject[:50]}", one, "bisect"))
+    return rows
+
+
+def sparse_objects(files, out):
+    objs = [f[:-2] + ".o" for f in files if f.endswith(".c")]
+    return [o for o in objs if os.path.exists(os.path.join(out, o))]
+
+
+def sparse_warnings(kernel, objs, log):
+    src, out = kbuild.source(kernel), kbuild.out_dir(kernel)
+    with cpu_lock():
+        if not os.path.exists(os.path.join(out, ".config")):
+            kconfig.configure(src, out, kconfig.fragments("vm"), log=log, env=kbuild.env())
+        _, text = kbuild.make(src, out, objs, ["C=2"], log=log,
+                              what=f"sparse on {kernel}")
+    return [l for l in text.splitlines() if re.search(r": (warning|error):", l)]
+
+
+def sparse(repo=LINUX):
+    def fn():
+        objs = sparse_objects(tree.touched_files(repo), kbuild.out_dir("patched"))
+        if not objs:
+            return "skip", "series touches no .c file built in the vm config"
+        log = log_path("sparse")
+        base = sparse_warnings("base", objs, log)
+        patched = sparse_warnings("patched", objs, log)
+        note = f"{len(base)} -> {len(patched)} warnings in {' '.join(objs)}"
+        return ("fail" if len(patched) > len(base) else "pass"), note
+    return guarded("sparse (C=2) not worse than base", fn)
+
+
+def warning_free_build(name, arch_args, base_target, frag, objs, cc):
+    def fn():
+        out = os.path.join(OUT, name)
+        log = log_path(name)
+        with cpu_lock():
+            kconfig.configure(LINUX, out, [os.path.join(CONFIG, frag)], base_target,
+                              arch_args, log=log, env=kbuild.env())
+            kbuild.make(LINUX, out, ["prepare"], arch_args, log=log, cc=cc)
+            _, text = kbuild.make(LINUX, out, objs, arch_args, log=log, cc=cc,
+                                  what=f"{name} build of {' '.join(objs)}")
+        warns = [l for l in text.splitlines() if "warning:" in l]
+        if warns:
+            return "fail", f"{len(warns)} warnings, first: {warns[0]} (log {log})"
+        return "pass", " ".join(objs)
+    return guarded(f"{name}: {' '.join(os.path.basename(o) for o in objs)} warning-free", fn, "cross")
+
+
+def cross_builds():
+    ppc = ["ARCH=powerpc", "CROSS_COMPILE=powerpc64le-linux-gnu-"]
+    return [
+        warning_free_build("ppc64le", ppc, "ppc64le_defconfig", "ppc64le-uvmem.config",
+                           ["arch/powerpc/kvm/book3s_hv_uvmem.o"],
+                           "ccache powerpc64le-linux-gnu-gcc"),
+        warning_free_build("nouveau", [], "defconfig", "nouveau.config",
+                           ["drivers/gpu/drm/nouveau/nouveau_dmem.o", "lib/test_hmm.o"],
+                           "ccache gcc"),
+    ]

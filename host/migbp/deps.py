@@ -1,0 +1,68 @@
+"""Install what the harness needs from Debian (apt-get, as root)."""
+import os
+import shutil
+import subprocess
+
+from .util import HarnessError, info
+
+ARCH_LIB = "/usr/lib/x86_64-linux-gnu"
+# (what to look for, Debian package). Paths are files, the rest are commands.
+NEEDS = [
+    ("make", "make"), ("gcc", "gcc"), ("git", "git"), ("perl", "perl"),
+    ("bc", "bc"), ("bison", "bison"), ("flex", "flex"), ("xz", "xz-utils"),
+    ("cpio", "cpio"), ("ccache", "ccache"), ("quilt", "quilt"),
+    ("sparse", "sparse"), ("qemu-system-x86_64", "qemu-system-x86"),
+    ("/bin/busybox", "busybox-static"),
+    ("powerpc64le-linux-gnu-gcc", "gcc-powerpc64le-linux-gnu"),
+    ("/usr/include/libelf.h", "libelf-dev"),
+    ("/usr/include/openssl/ssl.h", "libssl-dev"),
+    (ARCH_LIB + "/libnuma.a", "libnuma-dev"),
+    (ARCH_LIB + "/libhugetlbfs.a", "libhugetlbfs-dev"),
+    ("gnuplot", "gnuplot-nox"),
+    ("/usr/lib/python3/dist-packages/pytest", "python3-pytest"),
+]
+
+
+def present(what):
+    if what.startswith("/"):
+        return os.path.exists(what)
+    return shutil.which(what) is not None
+
+
+def missing(needs=NEEDS):
+    return [(w, p) for w, p in needs if not present(w)]
+
+
+def busybox_is_static(path="/bin/busybox"):
+    # busybox (dynamic) and busybox-static both provide /bin/busybox.
+    try:
+        out = subprocess.run(["file", "-L", path], capture_output=True,
+                             text=True).stdout
+    except FileNotFoundError:
+        with open(path, "rb") as f:
+            return b"ld-linux" not in f.read()
+    return "statically linked" in out or "static-pie" in out
+
+
+def ensure(needs=NEEDS, install=True):
+    """Install missing packages, or raise naming the missing tools."""
+    miss = missing(needs)
+    pkgs = sorted({p for _, p in miss})
+    if os.path.exists("/bin/busybox") and not busybox_is_static():
+        pkgs.append("busybox-static")
+    if not pkgs:
+        return []
+    if not install or os.geteuid() != 0:
+        names = ", ".join(f"{w} ({p})" for w, p in miss) or "busybox-static"
+        raise HarnessError(f"missing tool: {names}; run `make deps` as root")
+    info(f"installing: {' '.join(pkgs)}")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    for cmd in (["apt-get", "update", "-qq"],
+                ["apt-get", "install", "-y", "-qq", "--no-install-recommends"] + pkgs):
+        if subprocess.run(cmd, env=env).returncode != 0:
+            raise HarnessError(f"`{' '.join(cmd[:3])}` failed installing {' '.join(pkgs)}")
+    still = missing(needs)
+    if still:
+        raise HarnessError("still missing after apt-get: "
+                           + ", ".join(w for w, _ in still))
+    return pkgs

@@ -1,0 +1,60 @@
+"""Kernel .config = <base target> + fragments, then verify the fragments."""
+import os
+import re
+
+from .util import CONFIG, HarnessError, run
+
+LINE = re.compile(r"^(CONFIG_\w+)=(.*)$")
+UNSET = re.compile(r"^# (CONFIG_\w+) is not set$")
+
+
+def parse(path):
+    """{option: value}; '# X is not set' gives 'n'."""
+    opts = {}
+    for line in open(path):
+        line = line.strip()
+        m = LINE.match(line) or UNSET.match(line)
+        if m:
+            opts[m.group(1)] = m.group(2).strip('"') if m.lastindex == 2 else "n"
+    return opts
+
+
+def unmet(fragment, config):
+    """Options the fragment asks for that the final config does not have."""
+    bad = []
+    for opt, want in fragment.items():
+        have = config.get(opt, "n")
+        if want != have:
+            bad.append(f"{opt}={want} (got {'unset' if have == 'n' else have})")
+    return bad
+
+
+def fragments(kind):
+    """config files for a kernel flavour: vm, debug (= vm + debug), or a file stem."""
+    names = {"vm": ["vm"], "debug": ["vm", "debug"]}.get(kind, [kind])
+    paths = [os.path.join(CONFIG, n + ".config") for n in names]
+    for p in paths:
+        if not os.path.exists(p):
+            raise HarnessError(f"no config fragment {p}")
+    return paths
+
+
+def configure(src, out, frags, base_target="tinyconfig", make_args=(), log=None, env=None):
+    os.makedirs(out, exist_ok=True)
+    mk = ["make", "-C", src, f"O={out}"] + list(make_args)
+    run(mk + [base_target], env=env, log=log, what=f"make {base_target}")
+    run([os.path.join(src, "scripts/kconfig/merge_config.sh"), "-m", "-O", out,
+         os.path.join(out, ".config")] + list(frags), cwd=src, env=env, log=log,
+        what="merge_config.sh")
+    run(mk + ["olddefconfig"], env=env, log=log, what="make olddefconfig")
+    verify(frags, os.path.join(out, ".config"), log)
+
+
+def verify(frags, config_path, log=None):
+    want = {}
+    for f in frags:
+        want.update(parse(f))
+    bad = unmet(want, parse(config_path))
+    if bad:
+        raise HarnessError("config options requested but not set after olddefconfig: "
+                           + ", ".join(bad), log)

@@ -1,0 +1,155 @@
+"""Parse the guest console: MIGBP run markers and kselftest TAP inside them.
+
+Handles plain kselftest_harness output (`#  RUN  f.t ...` then `ok N f.t`,
+5.10's nameless `ok N # SKIP reason`), TAP nested one level by the kselftest
+runner (`# ok N name` lines before the wrapper's `ok 1 selftests: vm: x`),
+`# XFAIL`, `1..0 # SKIP`, `# Totals:` and runs that stop early (tests of the
+plan that never reported count as failed).
+"""
+import re
+from dataclasses import dataclass, field
+
+RESULT = re.compile(r"^(not ok|ok)\b\s*(\d+)?\s*(.*)$")
+PLAN = re.compile(r"^1\.\.(\d+)(.*)$")
+RUN_LINE = re.compile(r"^#?\s*RUN\s+(\S+)\s*\.\.\.")
+TOTALS = re.compile(r"^#?\s*Totals:\s*(.*)$")
+KERNEL = re.compile(r"^\[\s*\d+\.\d+\]")
+BEGIN = re.compile(r"MIGBP: BEGIN (\S+)")
+END = re.compile(r"MIGBP: END (\S+) rc=(-?\d+)(?: secs=([\d.]+))?")
+
+
+@dataclass
+class Test:
+    name: str
+    status: str          # pass | fail | skip
+    note: str = ""       # xfail, skip reason, "no result", ...
+    num: int = 0
+
+
+@dataclass
+class Tap:
+    tests: list = field(default_factory=list)
+    plan: int = None
+    skip_all: str = None
+    totals: dict = None
+
+
+@dataclass
+class Run:
+    name: str
+    lines: list = field(default_factory=list)
+    rc: int = None
+    secs: float = None
+
+    @property
+    def finished(self):
+        return self.rc is not None
+
+
+def _status(ok, rest):
+    """(name, status, note) from the text after 'ok N'."""
+    name, _, directive = rest.partition("#")
+    name, directive = name.strip(" -"), directive.strip()
+    word = directive.split(" ", 1)[0].upper() if directive else ""
+    if word == "SKIP":
+        return name, "skip", directive[4:].strip()
+    if word in ("XFAIL", "TODO"):
+        return name, "pass", "xfail"
+    if word == "XPASS":
+        return name, "fail", "xpass"
+    return name, ("pass" if ok else "fail"), directive
+
+
+def parse_tap(lines):
+    tap, pending, last_run, top = Tap(), [], None, set()
+    for raw in lines:
+        line = raw.rstrip("\r\n")
+        if KERNEL.match(line):
+            continue
+        if line.startswith("#"):
+            pending.append(line[2:] if line.startswith("# ") else line[1:])
+            m = RUN_LINE.match(line[1:].strip()) or RUN_LINE.match(line)
+            if m:
+                last_run = m.group(1)
+            t = TOTALS.match(line[1:].strip())
+            if t:
+                tap.totals = dict((k, int(v)) for k, v in re.findall(r"(\w+):(\d+)", t.group(1)))
+            continue
+        m = PLAN.match(line.strip())
+        if m:
+            tap.plan = int(m.group(1))
+            if tap.plan == 0 and "SKIP" in m.group(2):
+                tap.skip_all = m.group(2).split("SKIP", 1)[1].strip() or "skipped"
+            continue
+        m = RESULT.match(line.strip())
+        if not m:
+            continue
+        num = int(m.group(2)) if m.group(2) else len(tap.tests) + 1
+        name, status, note = _status(m.group(1) == "ok", m.group(3))
+        top.add(num)
+        sub = parse_tap(pending) if pending else Tap()
+        pending = []
+        if sub.tests or sub.plan:
+            # The nested results are the real tests; the wrapper only adds a
+            # failure of its own when none of them explains it.
+            tap.tests += sub.tests
+            if status == "fail" and not any(t.status == "fail" for t in sub.tests):
+                tap.tests.append(Test(name or f"test {num}", "fail", note, num))
+            if sub.totals:
+                tap.totals = sub.totals
+            continue
+        if not name:     # 5.10: `ok N # SKIP reason` -> name from the RUN line
+            name = last_run or f"test {num}"
+        tap.tests.append(Test(name, status, note, num))
+        last_run = None
+    if pending:
+        sub = parse_tap(pending)
+        if sub.tests or sub.plan:   # nested output whose wrapper never reported
+            tap.tests += sub.tests
+            if sub.totals:
+                tap.totals = sub.totals
+    tap.tests += _missing(tap.plan, top)
+    return tap
+
+
+def _missing(plan, seen):
+    if not plan:
+        return []
+    return [Test(f"test #{n}", "fail", "no result (crashed or hung?)", n)
+            for n in range(1, plan + 1) if n not in seen]
+
+
+def split_runs(text):
+    """MIGBP: BEGIN/END blocks of a console log, in order."""
+    runs, cur = [], None
+    for line in text.splitlines():
+        b, e = BEGIN.search(line), END.search(line)
+        if b:
+            cur = Run(b.group(1))
+            runs.append(cur)
+        elif e and cur is not None:
+            cur.rc = int(e.group(2))
+            cur.secs = float(e.group(3)) if e.group(3) else None
+            cur = None
+        elif cur is not None:
+            cur.lines.append(line)
+    return runs
+
+
+def run_tests(run):
+    """Tests of one binary run, with failures for crashes and bad exit codes."""
+    tap = parse_tap(run.lines)
+    tests = list(tap.tests)
+    if tap.skip_all:
+        return [Test(run.name, "skip", tap.skip_all)]
+    if not run.finished:
+        tests.append(Test(run.name, "fail", "did not finish (crash, hang or timeout)"))
+    elif run.rc == 137:
+        tests.append(Test(run.name, "fail", "killed by the per-test timeout"))
+    elif run.rc == 4 and not tests:
+        tests.append(Test(run.name, "skip", "exit 4 (KSFT_SKIP)"))
+    elif run.rc != 0 and not any(t.status == "fail" for t in tests):
+        tests.append(Test(run.name, "fail", f"exit status {run.rc}"))
+    elif not tests:
+        tests.append(Test(run.name, "pass", "no TAP output, exit 0"))
+    return tests

@@ -1,0 +1,126 @@
+"""Shared helpers: paths, logging, running commands, the shared CPU lock."""
+import contextlib
+import fcntl
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BUILD = os.path.join(ROOT, "build")
+LOGS = os.path.join(BUILD, "logs")
+LINUX = os.path.join(BUILD, "linux")
+OUT = os.path.join(BUILD, "out")
+SRC = os.path.join(BUILD, "src")
+PATCHES = os.path.join(ROOT, "patches")
+CONFIG = os.path.join(ROOT, "config")
+GUEST = os.path.join(ROOT, "guest")
+BASE_TAG = "v5.10.223"
+IDENTITY = ("Migration Backport Team", "migration-backport@example.org")
+
+
+def cache_dir():
+    return os.environ.get("MIGBP_CACHE", os.path.expanduser("~/.cache/migbp"))
+
+
+class HarnessError(Exception):
+    """A failure the user can act on: printed as one 'error: ...' line."""
+
+    def __init__(self, msg, log=None):
+        super().__init__(msg)
+        self.log = log
+
+    def __str__(self):
+        msg = super().__str__()
+        return f"{msg} (log: {self.log})" if self.log else msg
+
+
+def info(msg):
+    print(f"[mig] {msg}", flush=True)
+
+
+def stamp():
+    return time.strftime("%Y%m%d-%H%M%S")
+
+
+def log_path(name):
+    os.makedirs(LOGS, exist_ok=True)
+    return os.path.join(LOGS, f"{name}-{stamp()}.log")
+
+
+def git_env():
+    env = dict(os.environ)
+    name, email = IDENTITY
+    env.update(GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email,
+               GIT_COMMITTER_NAME=name, GIT_COMMITTER_EMAIL=email)
+    return env
+
+
+def run(cmd, cwd=None, env=None, log=None, check=True, input=None,
+        timeout=None, what=None):
+    """Run cmd (a list), capturing stdout+stderr; append them to log.
+
+    Returns (returncode, output). With check, a non-zero exit raises
+    HarnessError naming the command (or `what`) and the last output line.
+    """
+    try:
+        p = subprocess.run(cmd, cwd=cwd, env=env, input=input, text=True,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           timeout=timeout)
+    except FileNotFoundError:
+        raise HarnessError(f"missing tool: {cmd[0]} (run `make deps`)")
+    except subprocess.TimeoutExpired as e:
+        raise HarnessError(f"{what or cmd[0]} timed out after {timeout}s", log)
+    out = p.stdout or ""
+    if log:
+        with open(log, "a") as f:
+            f.write(f"$ {' '.join(cmd)}   (cwd={cwd or os.getcwd()})\n{out}\n"
+                    f"[exit {p.returncode}]\n")
+    if check and p.returncode != 0:
+        lines = [l for l in out.splitlines() if l.strip()]
+        errs = [l for l in lines if "error" in l.lower()]
+        last = (errs or lines or ["(no output)"])[-1].strip()
+        raise HarnessError(f"{what or ' '.join(cmd[:3])} failed "
+                           f"(exit {p.returncode}): {last}", log)
+    return p.returncode, out
+
+
+@contextlib.contextmanager
+def cpu_lock(path=None):
+    """Exclusive flock shared by every engineer for builds and guest boots."""
+    path = path or os.path.join(cache_dir(), "cpu.lock")
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "a") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            info(f"waiting for cpu lock {path}")
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+class Timer:
+    """Prints how long a step took and the elapsed time since start."""
+    start = time.monotonic()
+
+    def __init__(self, name):
+        self.name = name
+
+    def __enter__(self):
+        self.t0 = time.monotonic()
+        info(f"== {self.name}")
+        return self
+
+    def __exit__(self, *exc):
+        now = time.monotonic()
+        self.seconds = now - self.t0
+        info(f"== {self.name}: {self.seconds:.0f}s (elapsed {now - Timer.start:.0f}s)")
+        return False
+
+
+def die(err):
+    print(f"error: {err}", file=sys.stderr, flush=True)
+    return 1
