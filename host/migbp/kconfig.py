@@ -40,11 +40,12 @@ def fragments(kind):
 
 
 def configure(src, out, frags, base_target="tinyconfig", make_args=(), log=None, env=None):
+    src, out = os.path.abspath(src), os.path.abspath(out)
     os.makedirs(out, exist_ok=True)
     mk = ["make", "-C", src, f"O={out}"] + list(make_args)
     run(mk + [base_target], env=env, log=log, what=f"make {base_target}")
     run([os.path.join(src, "scripts/kconfig/merge_config.sh"), "-m", "-O", out,
-         os.path.join(out, ".config")] + list(frags), cwd=src, env=env, log=log,
+         os.path.join(out, ".config")] + [os.path.abspath(f) for f in frags], cwd=src, env=env, log=log,
         what="merge_config.sh")
     run(mk + ["olddefconfig"], env=env, log=log, what="make olddefconfig")
     verify(frags, os.path.join(out, ".config"), log)
