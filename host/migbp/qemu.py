@@ -93,9 +93,9 @@ def boot(cmd, log, timeout=DEFAULT_TIMEOUT, accel="tcg", echo=True):
     info(f"booting ({accel}), timeout {timeout}s, console log {log}")
     with open(log, "w") as f:
         f.write(f"# {shlex.join(cmd)}\n")
-    t0 = time.monotonic()
     lines = []
     with cpu_lock():
+        t0 = time.monotonic()
         try:
             p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                  stderr=subprocess.STDOUT)

@@ -36,9 +36,9 @@ def run_kernels(kernels, tests=None, kind="vm", timeout=qemu.DEFAULT_TIMEOUT, bu
         try:
             with Timer(f"build {name} kernel") as t:
                 bz = kbuild.build(k, kind)
-            rows.append(Result(name, "build", f"build {name}", "pass", round(t.seconds)))
+            rows.append(Result(name, "build", "kernel build", "pass", round(t.seconds)))
         except HarnessError as e:
-            rows.append(Result(name, "build", f"build {name}", "fail", note=str(e)))
+            rows.append(Result(name, "build", "kernel build", "fail", note=str(e)))
             print(f"error: {e}", flush=True)
             continue
         with Timer(f"boot {name} + {', '.join(tests)}"):

@@ -95,7 +95,11 @@ def cpu_lock(path=None):
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             info(f"waiting for cpu lock {path}")
+            t0 = time.monotonic()
             fcntl.flock(f, fcntl.LOCK_EX)
+            waited = time.monotonic() - t0
+            Timer.lock_wait += waited
+            info(f"got cpu lock after {waited:.0f}s")
         try:
             yield
         finally:
@@ -105,19 +109,22 @@ def cpu_lock(path=None):
 class Timer:
     """Prints how long a step took and the elapsed time since start."""
     start = time.monotonic()
+    lock_wait = 0.0      # total time spent waiting for the cpu lock
 
     def __init__(self, name):
         self.name = name
 
     def __enter__(self):
-        self.t0 = time.monotonic()
+        self.t0, self.w0 = time.monotonic(), Timer.lock_wait
         info(f"== {self.name}")
         return self
 
     def __exit__(self, *exc):
         now = time.monotonic()
-        self.seconds = now - self.t0
-        info(f"== {self.name}: {self.seconds:.0f}s (elapsed {now - Timer.start:.0f}s)")
+        waited = Timer.lock_wait - self.w0
+        self.seconds = now - self.t0 - waited       # net of waiting for others
+        extra = f" + {waited:.0f}s waiting for the cpu lock" if waited >= 1 else ""
+        info(f"== {self.name}: {self.seconds:.0f}s{extra} (elapsed {now - Timer.start:.0f}s)")
         return False
 
 
