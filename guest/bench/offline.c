@@ -1,0 +1,255 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Memory offline under refault load.
+ *
+ *   offline private|shared T LIMIT_SECONDS [MIB]
+ *
+ * Binds a MIB (default 128) MiB region to node 1 (where the guest's pc-dimm
+ * is onlined movable), touches it, finds the memory block holding most of
+ * it (pagemap -> PFN -> /sys/devices/system/memory/memoryN), checks the block
+ * is Movable, starts T touchers (threads for private, forked processes for
+ * shared = MAP_SHARED|MAP_ANONYMOUS) that keep reading the region, and times
+ * `echo offline > memoryN/state`. After LIMIT seconds a SIGALRM interrupts the
+ * write (offline_pages() returns -EINTR on a pending signal): a timeout.
+ * Then the block is onlined back (online_movable).
+ *
+ * Prints one CSV line prefixed "BENCH,offline," (see host/migbp/bench.py).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "benchlib.h"
+
+static volatile int stop;
+static char *region;
+static size_t len, pagesz;
+
+static void touch_loop(volatile int *stopflag)
+{
+	unsigned long sum = 0;
+
+	while (!*stopflag)
+		for (size_t i = 0; i < len && !*stopflag; i += pagesz)
+			sum += *(volatile char *)(region + i);
+	if (sum == 42)
+		fprintf(stderr, " ");
+}
+
+static void *thread_fn(void *arg)
+{
+	(void)arg;
+	touch_loop(&stop);
+	return NULL;
+}
+
+static void on_alarm(int sig)
+{
+	(void)sig;
+}
+
+static int read_str(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r < 0)
+		return -1;
+	buf[r] = 0;
+	while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
+		buf[--r] = 0;
+	return 0;
+}
+
+/* write to a sysfs file; returns 0 or -errno */
+static int write_str(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY);
+	int ret = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (write(fd, s, strlen(s)) < 0)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 4) {
+		fprintf(stderr, "usage: %s private|shared T LIMIT [MIB]\n", argv[0]);
+		return 2;
+	}
+	int shared = !strcmp(argv[1], "shared");
+	int T = atoi(argv[2]);
+	int limit = atoi(argv[3]);
+	size_t mib = argc > 4 ? strtoul(argv[4], NULL, 0) : 128;
+	char buf[256], path[256], zones[128] = "?";
+	unsigned long bs;
+
+	pagesz = sysconf(_SC_PAGESIZE);
+	len = mib << 20;
+	if (read_str("/sys/devices/system/memory/block_size_bytes", buf, sizeof(buf)))
+		die_errno("block_size_bytes");
+	bs = strtoul(buf, NULL, 16);
+
+	region = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		      (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED)
+		die_errno("mmap");
+	unsigned long mask = 1UL << 1;
+
+	if (mbind(region, len, MPOL_BIND, &mask, 8 * sizeof(mask), 0))
+		die_errno("mbind(node 1)");
+	for (size_t i = 0; i < len; i += pagesz)
+		region[i] = 1;
+
+	/* which memory blocks hold the region? */
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+
+	if (pm < 0)
+		die_errno("pagemap");
+	size_t n = len / pagesz;
+	uint64_t *ent = calloc(n, sizeof(*ent));
+
+	if (pread(pm, ent, n * 8, ((uintptr_t)region / pagesz) * 8) != (ssize_t)(n * 8))
+		die_errno("pread pagemap");
+	close(pm);
+	long best = -1, bestcnt = 0, nblocks = 0, present = 0;
+	long *cnt = NULL, ncnt = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!(ent[i] >> 63))
+			continue;
+		present++;
+		uint64_t pfn = ent[i] & ((1ULL << 55) - 1);
+		long blk = (pfn * pagesz) / bs;
+
+		if (blk >= ncnt) {
+			cnt = realloc(cnt, (blk + 1) * sizeof(*cnt));
+			memset(cnt + ncnt, 0, (blk + 1 - ncnt) * sizeof(*cnt));
+			ncnt = blk + 1;
+		}
+		if (!cnt[blk]++)
+			nblocks++;
+		if (cnt[blk] > bestcnt) {
+			bestcnt = cnt[blk];
+			best = blk;
+		}
+	}
+	if (best < 0 || !bestcnt) {
+		printf("BENCH,error,offline: no PFNs in pagemap (present %ld)\n", present);
+		return 1;
+	}
+	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%ld/valid_zones", best);
+	read_str(path, zones, sizeof(zones));
+	for (char *c = zones; *c; c++)
+		if (*c == ' ' || *c == ',')
+			*c = '+';
+	if (!strstr(zones, "Movable")) {
+		printf("BENCH,error,offline: memory%ld holding the region is not Movable (%s)\n",
+		       best, zones);
+		return 1;
+	}
+	char blkinfo[128];
+
+	snprintf(blkinfo, sizeof(blkinfo), "blocks=%ld phys=0x%lx-0x%lx zones=%s",
+		 nblocks, best * bs, (best + 1) * bs - 1, zones);
+
+	/* touchers */
+	pthread_t *th = calloc(T > 0 ? T : 1, sizeof(*th));
+	pid_t *kids = calloc(T > 0 ? T : 1, sizeof(*kids));
+	volatile int *kidstop = mmap(NULL, pagesz, PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	*kidstop = 0;
+	for (int t = 0; t < T; t++) {
+		if (shared) {
+			kids[t] = fork();
+			if (kids[t] < 0)
+				die_errno("fork");
+			if (!kids[t]) {
+				touch_loop(kidstop);
+				_exit(0);
+			}
+		} else if (pthread_create(&th[t], NULL, thread_fn, NULL)) {
+			die_errno("pthread_create");
+		}
+	}
+	usleep(200000);		/* let them run */
+
+	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
+
+	sigaction(SIGALRM, &sa, NULL);
+	snprintf(path, sizeof(path), "/sys/devices/system/memory/memory%ld/state", best);
+
+	struct vmstat v0, v1;
+
+	read_vmstat(&v0);
+	double t0 = now();
+
+	alarm(limit);
+	int ret = write_str(path, "offline");
+
+	alarm(0);
+	double t1 = now();
+
+	read_vmstat(&v1);
+
+	stop = 1;
+	*kidstop = 1;
+	for (int t = 0; t < T; t++) {
+		if (shared)
+			waitpid(kids[t], NULL, 0);
+		else
+			pthread_join(th[t], NULL);
+	}
+
+	const char *result = "ok";
+	char rbuf[64];
+
+	if (ret == -EINTR) {
+		result = "timeout";
+	} else if (ret) {
+		snprintf(rbuf, sizeof(rbuf), "error:%s", strerror(-ret));
+		result = rbuf;
+	}
+	/* online it back */
+	char state[64] = "?", onl[64] = "not-needed";
+	double t2 = now();
+
+	read_str(path, state, sizeof(state));
+	if (strcmp(state, "online")) {
+		int r = write_str(path, "online_movable");
+
+		if (r)
+			r = write_str(path, "online");
+		snprintf(onl, sizeof(onl), "%s", r ? strerror(-r) : "ok");
+	}
+	double t3 = now();
+
+	read_str(path, state, sizeof(state));
+	printf("BENCH,offline,%s,%d,%zu,memory%ld,%.2f,%s,%ld,%ld,%ld,%ld,%ld,%s,%.2f,%s present=%ld in_block=%ld\n",
+	       shared ? "shared" : "private", T, mib, best, t1 - t0, result,
+	       v1.pgmigrate_success - v0.pgmigrate_success,
+	       v1.pgmigrate_fail - v0.pgmigrate_fail,
+	       v1.tlb_ipis - v0.tlb_ipis, v1.call_ipis - v0.call_ipis,
+	       bestcnt, onl, t3 - t2, blkinfo, present, bestcnt);
+	fflush(stdout);
+	return strcmp(state, "online") ? 1 : 0;
+}

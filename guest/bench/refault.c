@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Refault storm: T touchers keep reading (or writing) a region while the
+ * main thread moves it back and forth between node 0 and node 1 with
+ * move_pages(MPOL_MF_MOVE_ALL) for a fixed time.
+ *
+ *   refault SCENARIO T PAGES SECONDS
+ *
+ * SCENARIO: private-r private-w   anonymous private memory, T threads
+ *           shared-r  shared-w    MAP_SHARED|MAP_ANONYMOUS (shmem), T forked processes
+ *           thp-r                 2 MiB aligned MADV_HUGEPAGE, PAGES huge pages, T threads
+ *           hugetlb-r             MAP_HUGETLB, PAGES huge pages, T threads
+ *
+ * Prints one CSV line (see HEADER), prefixed "BENCH,refault,".
+ *
+ * 5.10's move_pages() can return 0 for a page that did not move and leave
+ * its status unwritten: status is pre-filled with a sentinel before every
+ * call and a page counts as moved only if its status equals the target node.
+ * The return value is never trusted. Each page's target is the node it is
+ * not on (re-read with a status-only move_pages() after a failure), so a page
+ * left behind by a failed move is not counted as "moved" on the next call.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "benchlib.h"
+
+#define SENTINEL (-4242)
+#define HPAGE (2UL << 20)
+
+static volatile int stop;
+static char *region;
+static size_t npages, stride;
+static int writer;
+
+static void touch_loop(volatile int *stopflag)
+{
+	unsigned long sum = 0, n = 0;
+
+	while (!*stopflag) {
+		for (size_t i = 0; i < npages; i++) {
+			volatile char *p = region + i * stride;
+
+			if (writer)
+				*p = (char)n;
+			else
+				sum += *p;
+		}
+		n++;
+	}
+	if (sum == 42)		/* keep the reads */
+		fprintf(stderr, " ");
+}
+
+static void *thread_fn(void *arg)
+{
+	(void)arg;
+	touch_loop(&stop);
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5) {
+		fprintf(stderr, "usage: %s SCENARIO T PAGES SECONDS\n", argv[0]);
+		return 2;
+	}
+	const char *scen = argv[1];
+	int T = atoi(argv[2]);
+	npages = strtoul(argv[3], NULL, 0);
+	double secs = atof(argv[4]);
+	int shared = !strncmp(scen, "shared", 6);
+	int thp = !strncmp(scen, "thp", 3);
+	int huge = !strncmp(scen, "hugetlb", 7);
+	size_t pagesz = sysconf(_SC_PAGESIZE);
+	char note[256] = "";
+
+	writer = scen[strlen(scen) - 1] == 'w';
+	stride = (thp || huge) ? HPAGE : pagesz;
+	size_t len = npages * stride;
+
+	if (thp) {
+		/* over-allocate and align to 2 MiB */
+		char *raw = mmap(NULL, len + HPAGE, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (raw == MAP_FAILED)
+			die_errno("mmap");
+		region = (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
+		if (madvise(region, len, MADV_HUGEPAGE))
+			die_errno("madvise(MADV_HUGEPAGE)");
+	} else if (huge) {
+		region = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
+		if (region == MAP_FAILED)
+			die_errno("mmap(MAP_HUGETLB) (nr_hugepages reserved?)");
+	} else {
+		region = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			      (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+		if (region == MAP_FAILED)
+			die_errno("mmap");
+	}
+	for (size_t i = 0; i < len; i += pagesz)
+		region[i] = 1;
+
+	if (thp) {
+		long kb = smaps_field(region, "AnonHugePages:");
+
+		snprintf(note, sizeof(note), "AnonHugePages=%ldkB", kb);
+		if (kb < (long)(len >> 10))
+			strcat(note, " NOT-THP");
+	}
+
+	void **addrs = calloc(npages, sizeof(*addrs));
+	int *nodes = calloc(npages, sizeof(int));
+	int *status = calloc(npages, sizeof(int));
+	int *cur = calloc(npages, sizeof(int));
+
+	for (size_t i = 0; i < npages; i++) {
+		addrs[i] = region + i * stride;
+		nodes[i] = 0;
+		status[i] = SENTINEL;
+	}
+	/* start on node 0 (not counted) */
+	move_pages(0, npages, addrs, nodes, status, MPOL_MF_MOVE_ALL);
+	move_pages(0, npages, addrs, NULL, status, 0);
+	for (size_t i = 0; i < npages; i++)
+		cur[i] = status[i] == 1 ? 1 : 0;
+
+	/* touchers */
+	pthread_t *th = calloc(T > 0 ? T : 1, sizeof(*th));
+	pid_t *kids = calloc(T > 0 ? T : 1, sizeof(*kids));
+	volatile int *kidstop = mmap(NULL, pagesz, PROT_READ | PROT_WRITE,
+				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	*kidstop = 0;
+	for (int t = 0; t < T; t++) {
+		if (shared) {
+			kids[t] = fork();
+			if (kids[t] < 0)
+				die_errno("fork");
+			if (!kids[t]) {
+				touch_loop(kidstop);
+				_exit(0);
+			}
+		} else if (pthread_create(&th[t], NULL, thread_fn, NULL)) {
+			die_errno("pthread_create");
+		}
+	}
+
+	struct vmstat v0, v1;
+	unsigned long long calls = 0, moved = 0, failed = 0, positive = 0, errs = 0;
+
+	read_vmstat(&v0);
+	double t0 = now(), t1;
+
+	do {
+		for (size_t i = 0; i < npages; i++) {
+			nodes[i] = !cur[i];
+			status[i] = SENTINEL;
+		}
+		long rc = move_pages(0, npages, addrs, nodes, status, MPOL_MF_MOVE_ALL);
+
+		calls++;
+		if (rc > 0)
+			positive++;
+		else if (rc < 0)
+			errs++;
+		int anyfail = 0;
+
+		for (size_t i = 0; i < npages; i++) {
+			if (status[i] == nodes[i]) {
+				moved++;
+				cur[i] = nodes[i];
+			} else {
+				failed++;
+				anyfail = 1;
+			}
+		}
+		if (anyfail) {	/* where are they really? */
+			move_pages(0, npages, addrs, NULL, status, 0);
+			for (size_t i = 0; i < npages; i++)
+				if (status[i] == 0 || status[i] == 1)
+					cur[i] = status[i];
+		}
+		t1 = now();
+	} while (t1 - t0 < secs);
+	read_vmstat(&v1);
+
+	stop = 1;
+	*kidstop = 1;
+	for (int t = 0; t < T; t++) {
+		if (shared)
+			waitpid(kids[t], NULL, 0);
+		else
+			pthread_join(th[t], NULL);
+	}
+
+	unsigned long long tried = moved + failed;
+
+	if (positive || errs) {
+		size_t l = strlen(note);
+
+		snprintf(note + l, sizeof(note) - l, "%sret>0:%llu ret<0:%llu",
+			 l ? " " : "", positive, errs);
+	}
+	printf("BENCH,refault,%s,%d,%zu,%.2f,%llu,%llu,%llu,%llu,%ld,%ld,%ld,%ld,%ld,%s\n",
+	       scen, T, npages, t1 - t0, calls, moved, failed,
+	       tried ? failed * 1000000ULL / tried : 0ULL,
+	       v1.pgmigrate_success - v0.pgmigrate_success,
+	       v1.pgmigrate_fail - v0.pgmigrate_fail,
+	       v1.thp_migration_success - v0.thp_migration_success,
+	       v1.thp_migration_fail - v0.thp_migration_fail,
+	       v1.tlb_ipis - v0.tlb_ipis, note);
+	fflush(stdout);
+	return 0;
+}
