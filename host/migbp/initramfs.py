@@ -86,6 +86,8 @@ def pack(bins, out=None, guest=GUEST, busybox=BUSYBOX):
     c.file("bin/busybox", open(busybox, "rb").read())
     c.symlink("bin/sh", "busybox")
     for name in sorted(os.listdir(guest)):
+        if os.path.isdir(os.path.join(guest, name)):
+            continue        # e.g. guest/bench: sources, built and packed by bench.py
         body = open(os.path.join(guest, name), "rb").read()
         c.file(f"guest/{name}", body)
         if name == "init":

@@ -72,15 +72,17 @@ def probe_kvm():
     return os.environ.get("ACCEL") or "tcg"
 
 
-def command(kernel, initrd, append, accel="tcg", qemu="qemu-system-x86_64"):
+def command(kernel, initrd, append, accel="tcg", qemu="qemu-system-x86_64",
+            mem="2G", node_mem=("1G", "1G"), extra=()):
+    """QEMU argv. mem/node_mem/extra let `bench` add a hotpluggable pc-dimm."""
     acc = "tcg,thread=multi" if accel == "tcg" else accel
-    cmd = [qemu, "-accel", acc, "-smp", "4,sockets=2,cores=2,threads=1", "-m", "2G",
+    cmd = [qemu, "-accel", acc, "-smp", "4,sockets=2,cores=2,threads=1", "-m", mem,
            "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
            "-kernel", kernel, "-initrd", initrd, "-append", append]
     for n in (0, 1):
-        cmd += ["-object", f"memory-backend-ram,id=m{n},size=1G",
+        cmd += ["-object", f"memory-backend-ram,id=m{n},size={node_mem[n]}",
                 "-numa", f"node,nodeid={n},cpus={2 * n}-{2 * n + 1},memdev=m{n}"]
-    return cmd
+    return cmd + list(extra)
 
 
 def cmdline(tests, test_timeout=600, extra=""):
