@@ -8,7 +8,7 @@
   all      tree + run (what plain `make` does)
   check    unit + tree + series checks + patched build/boot/tests (CI)
   unit     the harness's own pytest suite
-  bench    not yet
+  bench    base vs patched benchmark -> docs/benchmarks.md (QUICK=1: smoke, BOOTS=N)
   clean    remove build outputs (never build/linux)
 """
 import argparse
@@ -19,7 +19,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from migbp import checks, deps, export, results, run, tree  # noqa: E402
+from migbp import bench, checks, deps, export, results, run, tree  # noqa: E402
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         info, log_path)
@@ -114,8 +114,11 @@ def cmd_check(a):
 
 
 def cmd_bench(a):
-    print("bench: not yet")
-    return 2
+    env = os.environ.get
+    return bench.bench(quick=env("QUICK") == "1", boots=int(env("BOOTS") or 0) or None,
+                       secs=float(env("BENCH_SECS") or 0) or None,
+                       limit=int(env("BENCH_LIMIT") or 0) or None,
+                       timeout=int(env("BOOT_TIMEOUT") or 0) or None)
 
 
 def cmd_deps(a):

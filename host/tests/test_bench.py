@@ -1,0 +1,149 @@
+import os
+import subprocess
+
+from migbp import bench, initramfs, qemu
+
+CONSOLE = """\
+[    1.234567] Freeing unused kernel memory
+MIGBP: BEGIN bench
+# bench: quick=0 secs=2 limit=120 5.10.223
+BENCH,refault,private-r,3,1,2.00,1500,1500,0,0,1500,0,0,0,4200,
+BENCH,refault,shared-r,3,1,2.01,1000,600,400,400000,600,4100,0,0,3000,ret>0:0 ret<0:0
+[    9.000000] some printk
+BENCH,refault,thp-r,1,1,2.00,50,50,0,0,25600,0,50,0,99,AnonHugePages=2048kB
+BENCH,offline,private,3,128,memory40,73.50,ok,32768,90000,120000,7,32000,ok,0.50,blocks=2 phys=0x140000000-0x147ffffff zones=Movable present=32768 in_block=32000
+BENCH,offline,shared,3,128,memory40,120.00,timeout,100,5000,9,1,32000,ok,0.40,x
+BENCH,error,mmap(MAP_HUGETLB): Cannot allocate memory
+BENCH,refault,private-r,3,notanumber
+MIGBP: END bench rc=0 secs=90.0
+MIGBP: DONE
+"""
+
+
+def test_parse_console_rows_types_and_errors():
+    rows, errors = bench.parse_console(CONSOLE)
+    assert [r["scenario"] for r in rows["refault"]] == ["private-r", "shared-r", "thp-r"]
+    sh = rows["refault"][1]
+    assert sh["T"] == 3 and sh["pages"] == 1 and sh["failed_ppm"] == 400000
+    assert sh["pgmigrate_fail"] == 4100 and sh["seconds"] == 2.01
+    assert sh["note"] == "ret>0:0 ret<0:0"
+    assert rows["refault"][0]["note"] == ""
+    off = rows["offline"]
+    assert off[0]["seconds"] == 73.5 and off[0]["result"] == "ok"
+    assert off[0]["pages_in_block"] == 32000 and off[0]["block"] == "memory40"
+    assert off[1]["result"] == "timeout"
+    assert errors[0] == "mmap(MAP_HUGETLB): Cannot allocate memory"
+    assert errors[1].startswith("malformed:")
+
+
+def test_printk_glued_before_a_bench_line_is_tolerated():
+    rows, errors = bench.parse_console(
+        "[ 5.1] x BENCH,refault,private-r,1,1,1.00,10,10,0,0,10,0,0,0,5,\n")
+    assert len(rows["refault"]) == 1 and not errors
+
+
+def test_note_with_commas_is_kept_whole():
+    rows, _ = bench.parse_console("BENCH,refault,p,1,1,1,1,1,0,0,1,0,0,0,1,a,b,c\n")
+    assert rows["refault"][0]["note"] == "a,b,c"
+
+
+def recs(kind, per_kernel):
+    """per_kernel: {kernel: [row dict per boot]} -> [(boot, kernel, row)]"""
+    out = []
+    for kern, rows in per_kernel.items():
+        for i, r in enumerate(rows):
+            out.append((i + 1, kern, r))
+    return out
+
+
+def rrow(ppm, scen="shared-r", T=3, pages=1, fail=0):
+    return dict(scenario=scen, T=T, pages=pages, seconds=2.0, calls=100, moved=1, failed=1,
+                failed_ppm=ppm, pgmigrate_success=1, pgmigrate_fail=fail,
+                thp_migration_success=0, thp_migration_fail=0, tlb_ipis=3, note="")
+
+
+def test_aggregate_median_min_max_and_pair_ratios():
+    r = recs("refault", {"base": [rrow(100), rrow(300), rrow(200)],
+                         "patched": [rrow(50), rrow(300), rrow(0)]})
+    (d,) = bench.aggregate(r, "refault")
+    assert d["key"] == ("shared-r", 3, 1) and d["n"] == {"base": 3, "patched": 3}
+    assert d["metric"]["base"] == (200, 100, 300)
+    assert d["metric"]["patched"] == (50, 0, 300)
+    assert d["ratios"] == [0.5, 1.0, 0.0]
+    assert bench.fmt_ratios(d["ratios"]) == "0.50 [0.00-1.00]"
+    assert bench.fmt_summary(d["metric"]["base"], "refault") == "200 [100-300]"
+
+
+def test_ratio_edge_cases():
+    assert bench.ratio(0, 0) is None
+    assert bench.ratio(5, 0) == float("inf")
+    assert bench.fmt_ratios([None, None]) == "0/0"
+    assert bench.fmt_ratios([]) == "-"
+    assert bench.fmt_ratios([0.5, None]) == "0.50 [0.50-0.50] (1x 0/0)"
+    assert bench.fmt_ratios([float("inf"), 2.0]).startswith("inf x1")
+
+
+def test_keys_keep_first_seen_order_and_unpaired_boots():
+    r = recs("refault", {"base": [rrow(1, scen="b"), rrow(1, scen="a")],
+                         "patched": [rrow(1, scen="b")]})
+    agg = bench.aggregate(r, "refault")
+    assert [d["key"][0] for d in agg] == ["b", "a"]
+    assert agg[1]["n"] == {"base": 1, "patched": 0} and agg[1]["ratios"] == []
+    assert agg[1]["metric"]["patched"] is None
+
+
+def test_offline_timeouts_counted_and_table_renders():
+    rows, _ = bench.parse_console(CONSOLE)
+    r = [(1, "base", rows["offline"][1]), (1, "patched", rows["offline"][0])]
+    (d,) = [x for x in bench.aggregate(r, "offline") if x["key"] == ("shared", 3)]
+    # different keys: base has only shared, patched only private
+    assert d["timeouts"] == {"base": 1, "patched": 0}
+    table = bench.offline_table(bench.aggregate(r, "offline"), 120)
+    assert table.startswith("| scenario | T |") and "120.0 [120.0-120.0]" in table
+
+
+def test_csv_round_trip(tmp_path):
+    rows, _ = bench.parse_console(CONSOLE)
+    for kind in ("refault", "offline"):
+        rec = [(1, "base", r) for r in rows[kind]] + [(1, "patched", r) for r in rows[kind]]
+        p = str(tmp_path / f"{kind}.csv")
+        bench.write_csv(p, rec, kind)
+        assert bench.read_csv(p, kind) == rec
+
+
+def test_splice_doc_keeps_hand_written_text():
+    first = bench.splice_doc("", "TABLE v1")
+    assert bench.BEGIN in first and "TABLE v1" in first
+    edited = first.replace(bench.END, bench.END + "\n\n## Analysis\nhand written\n")
+    edited = "intro\n" + edited
+    second = bench.splice_doc(edited, "TABLE v2")
+    assert "TABLE v2" in second and "TABLE v1" not in second
+    assert second.startswith("intro\n") and "hand written" in second
+
+
+def test_guest_command_has_movable_dimm_and_alternating_settings_are_identical():
+    a = bench.guest_command("bzA", "initrd", False, 2, 120, "tcg")
+    b = bench.guest_command("bzB", "initrd", False, 2, 120, "tcg")
+    s = " ".join(a)
+    assert "-m 1536M,slots=2,maxmem=4G" in s
+    assert "pc-dimm,id=dimm1,memdev=d1,node=1" in s and "size=512M" in s
+    assert "movable_node memhp_default_state=online_movable" in s
+    assert "migbp.tests=bench" in s and "tcg,thread=multi" in s
+    assert [x for x in a if x != "bzA"] == [x for x in b if x != "bzB"]
+
+
+def test_qemu_command_defaults_unchanged():
+    s = " ".join(qemu.command("bz", "i", "x"))
+    assert "-m 2G" in s and "size=1G" in s and "pc-dimm" not in s
+
+
+def test_bench_driver_is_posix_sh_and_pack_skips_guest_subdirs(tmp_path):
+    drv = os.path.join(bench.BENCH_SRC, "bench.sh")
+    assert subprocess.run(["sh", "-n", drv]).returncode == 0
+    guest = tmp_path / "guest"
+    (guest / "bench").mkdir(parents=True)
+    (guest / "init").write_text("#!/bin/sh\n")
+    bb = tmp_path / "bb"
+    bb.write_bytes(b"bb")
+    out = initramfs.pack({}, str(tmp_path / "i.gz"), str(guest), str(bb))
+    assert os.path.exists(out)
