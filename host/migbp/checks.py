@@ -31,14 +31,18 @@ def checkpatch(patches=PATCHES, src=LINUX):
     rows = []
     for name in tree.read_series(patches):
         def one(name=name):
-            rc, out = run(["perl", "scripts/checkpatch.pl", "--strict",
-                           os.path.join(patches, name)],
+            # build/linux comes from a tarball with no upstream history, so
+            # the upstream ids a backport cites cannot be looked up here.
+            rc, out = run(["perl", "scripts/checkpatch.pl", "--strict", "--show-types",
+                           "--ignore", "UNKNOWN_COMMIT_ID", os.path.join(patches, name)],
                           cwd=src, check=False, log=log_path("checkpatch"))
             m = re.search(r"total: (\d+) errors, (\d+) warnings, (\d+) checks", out)
             if not m:
                 return "fail", f"checkpatch gave no totals (exit {rc})"
             bad = [int(x) for x in m.groups()]
-            return ("pass" if sum(bad) == 0 else "fail"), m.group(0)
+            first = re.search(r"^(ERROR|WARNING|CHECK):.*$", out, re.M)
+            return (("pass", m.group(0)) if sum(bad) == 0 else
+                    ("fail", f"{m.group(0)}; first: {first.group(0) if first else '?'}"))
         rows.append(guarded(f"checkpatch {name}", one, "checkpatch"))
     return rows
 

@@ -69,7 +69,18 @@ def scan(text, timed_out=False):
 
 
 def probe_kvm():
+    """The accelerator asked for: ACCEL=tcg (default), kvm, or auto (probe)."""
     return os.environ.get("ACCEL") or "tcg"
+
+
+def kvm_boots(bzimage, initrd, timeout=60):
+    """ACCEL=auto: use KVM only if a test-less KVM boot reaches MIGBP: DONE."""
+    if not os.access("/dev/kvm", os.R_OK | os.W_OK):
+        return False
+    b = boot(command(bzimage, initrd, cmdline([]), "kvm"), log_path("kvm-probe"),
+             timeout, "kvm", echo=False)
+    info(f"KVM probe boot {'worked' if b.ok else 'failed'} ({b.log})")
+    return b.ok
 
 
 def command(kernel, initrd, append, accel="tcg", qemu="qemu-system-x86_64",
@@ -86,6 +97,7 @@ def command(kernel, initrd, append, accel="tcg", qemu="qemu-system-x86_64",
 
 
 def cmdline(tests, test_timeout=600, extra=""):
+    tests = tests or ["none"]
     return (f"console=ttyS0 panic=-1 oops=panic loglevel=5 "
             f"migbp.tests={','.join(tests)} migbp.timeout={test_timeout} {extra}").strip()
 
@@ -134,9 +146,11 @@ def boot(cmd, log, timeout=DEFAULT_TIMEOUT, accel="tcg", echo=True):
 
 def run_guest(kernel_name, bzimage, initrd, tests, timeout=DEFAULT_TIMEOUT, test_timeout=600):
     accel = probe_kvm()
-    if accel not in ("tcg", "kvm"):
-        raise HarnessError(f"ACCEL={accel}: use tcg (default) or kvm")
+    if accel not in ("tcg", "kvm", "auto"):
+        raise HarnessError(f"ACCEL={accel}: use tcg (default), kvm or auto (probe)")
+    if accel == "auto":
+        accel = "kvm" if kvm_boots(bzimage, initrd) else "tcg"
     if accel == "kvm":
-        info("ACCEL=kvm forced: KVM guests are known to hang on these machines (FACTS.md)")
+        info("using KVM: KVM guests are known to hang on these machines (FACTS.md)")
     cmd = command(bzimage, initrd, cmdline(tests, test_timeout), accel)
     return boot(cmd, log_path(kernel_name), timeout, accel)
