@@ -115,6 +115,8 @@ def cmd_check(a):
 
 def cmd_bench(a):
     env = os.environ.get
+    if env("BENCH_REPORT"):
+        return bench.rereport(env("BENCH_REPORT"))
     return bench.bench(quick=env("QUICK") == "1", boots=int(env("BOOTS") or 0) or None,
                        secs=float(env("BENCH_SECS") or 0) or None,
                        limit=int(env("BENCH_LIMIT") or 0) or None,

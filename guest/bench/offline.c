@@ -2,7 +2,7 @@
 /*
  * Memory offline under refault load.
  *
- *   offline private|shared T LIMIT_SECONDS [MIB]
+ *   offline private|shared|cpu-hog|ipi-hog T LIMIT_SECONDS [MIB]
  *
  * Binds a MIB (default 128) MiB region to node 1 (where the guest's pc-dimm
  * is onlined movable), touches it, finds the memory block holding most of
@@ -12,6 +12,14 @@
  * `echo offline > memoryN/state`. After LIMIT seconds a SIGALRM interrupts the
  * write (offline_pages() returns -EINTR on a pending signal): a timeout.
  * Then the block is onlined back (online_movable).
+ *
+ * Two controls split the cost of touchers (private region in both):
+ *   cpu-hog  T forked processes that only spin: they compete for the vCPUs
+ *            (4 vCPUs on a 2-core host under TCG) but share no mm with the
+ *            region, so no TLB-shootdown IPIs and no migration-entry faults;
+ *   ipi-hog  T threads of the region's process that spin without touching
+ *            it: CPU competition plus TLB-shootdown IPIs (the mm is live on
+ *            their CPUs), but no faults on migration entries.
  *
  * Prints one CSV line prefixed "BENCH,offline," (see host/migbp/bench.py).
  */
@@ -46,10 +54,21 @@ static void touch_loop(volatile int *stopflag)
 		fprintf(stderr, " ");
 }
 
+static void spin_loop(volatile int *stopflag)
+{
+	while (!*stopflag)
+		;
+}
+
+static int spin_only;
+
 static void *thread_fn(void *arg)
 {
 	(void)arg;
-	touch_loop(&stop);
+	if (spin_only)
+		spin_loop(&stop);
+	else
+		touch_loop(&stop);
 	return NULL;
 }
 
@@ -95,7 +114,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: %s private|shared T LIMIT [MIB]\n", argv[0]);
 		return 2;
 	}
-	int shared = !strcmp(argv[1], "shared");
+	const char *scen = argv[1];
+	int shared = !strcmp(scen, "shared");
+	int forked = shared || !strcmp(scen, "cpu-hog");
+
+	spin_only = !strcmp(scen, "cpu-hog") || !strcmp(scen, "ipi-hog");
 	int T = atoi(argv[2]);
 	int limit = atoi(argv[3]);
 	size_t mib = argc > 4 ? strtoul(argv[4], NULL, 0) : 128;
@@ -179,12 +202,15 @@ int main(int argc, char **argv)
 
 	*kidstop = 0;
 	for (int t = 0; t < T; t++) {
-		if (shared) {
+		if (forked) {
 			kids[t] = fork();
 			if (kids[t] < 0)
 				die_errno("fork");
 			if (!kids[t]) {
-				touch_loop(kidstop);
+				if (spin_only)
+					spin_loop(kidstop);
+				else
+					touch_loop(kidstop);
 				_exit(0);
 			}
 		} else if (pthread_create(&th[t], NULL, thread_fn, NULL)) {
@@ -214,7 +240,7 @@ int main(int argc, char **argv)
 	stop = 1;
 	*kidstop = 1;
 	for (int t = 0; t < T; t++) {
-		if (shared)
+		if (forked)
 			waitpid(kids[t], NULL, 0);
 		else
 			pthread_join(th[t], NULL);
@@ -245,7 +271,7 @@ int main(int argc, char **argv)
 
 	read_str(path, state, sizeof(state));
 	printf("BENCH,offline,%s,%d,%zu,memory%ld,%.2f,%s,%ld,%ld,%ld,%ld,%ld,%s,%.2f,%s present=%ld in_block=%ld\n",
-	       shared ? "shared" : "private", T, mib, best, t1 - t0, result,
+	       scen, T, mib, best, t1 - t0, result,
 	       v1.pgmigrate_success - v0.pgmigrate_success,
 	       v1.pgmigrate_fail - v0.pgmigrate_fail,
 	       v1.tlb_ipis - v0.tlb_ipis, v1.call_ipis - v0.call_ipis,

@@ -9,6 +9,7 @@ gnuplot PNGs. The full run regenerates the marked part of docs/benchmarks.md;
 QUICK=1 (smoke, ~2 min) writes build/bench/<stamp>/report.md only.
 """
 import csv
+import json
 import os
 import platform
 import shlex
@@ -278,7 +279,7 @@ def plot(agg_r, agg_o, outdir, limit, gnuplot="gnuplot"):
             for d in agg_r:
                 b = d["metric"].get("base") or (0, 0, 0)
                 p = d["metric"].get("patched") or (0, 0, 0)
-                lab = d["label"].replace(" ", "\\n").replace("-r\\n", "\\n")
+                lab = d["label"]
                 f.write(f'"{lab}" {b[0]} {b[1]} {b[2]} {p[0]} {p[1]} {p[2]}\n')
         png = os.path.join(outdir, "bench-refault-failed-ppm.png")
         jobs.append((png, dat, "failed page moves (ppm of page-moves tried), median, bars min-max",
@@ -297,7 +298,7 @@ def plot(agg_r, agg_o, outdir, limit, gnuplot="gnuplot"):
                      "set yrange [0:*]"))
     for png, dat, title, ylabel, width, extra in jobs:
         script = f"""
-set terminal pngcairo size {width},520 font ",9"
+set terminal pngcairo size {width},600 font ",9"
 set output "{png}"
 set title "{title}"
 set ylabel "{ylabel}"
@@ -305,7 +306,7 @@ set style data histogram
 set style histogram errorbars gap 1 lw 1
 set style fill solid 0.8 border -1
 set boxwidth 0.9
-set xtics rotate by -60 left
+set xtics rotate by -50 left font ",8"
 set grid ytics
 set key top left
 {extra}
@@ -370,7 +371,10 @@ def series():
     try:
         p = subprocess.run(["git", "-C", LINUX, "log", "--oneline", "--no-decorate",
                             f"{BASE_TAG}..HEAD"], capture_output=True, text=True)
-        return p.stdout.strip().splitlines()[::-1]
+        commits = p.stdout.strip().splitlines()[::-1]
+        d = subprocess.run(["git", "-C", LINUX, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+        return commits + (["(plus uncommitted changes in build/linux)"] if d else [])
     except OSError:
         return []
 
@@ -389,8 +393,8 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel):
              + ", ".join(f"{k} {s:.0f}s" for k, s in meta['boot_secs']) + ".",
              f"- Refault runs: {meta['secs']} s each. Offline limit: {limit} s "
              "(a timed-out offline counts as its elapsed time, i.e. about the limit).",
-             f"- Kernels: `base` = {BASE_TAG}, `patched` = {BASE_TAG} + patches/series "
-             f"({len(meta['series'])} commits): "
+             f"- Kernels: `base` = {BASE_TAG}, `patched` = build/linux as built for this run, "
+             f"i.e. {BASE_TAG} + "
              + "; ".join(f"`{s}`" for s in meta['series']) + ".",
              "- Kernel config (both): tinyconfig + `config/vm.config` (merge_config.sh, "
              "olddefconfig); cmdline adds `" + KERNEL_ARGS + "`.",
@@ -414,6 +418,46 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel):
     return "\n".join(lines), agg_r, agg_o
 
 
+def write_report(outdir, meta, recs=None):
+    """Tables + plots from a run directory; the full run also updates docs/."""
+    quick, limit, stamp = meta["quick"], meta["limit"], meta["stamp"]
+    if recs is None:
+        recs = {k: read_csv(os.path.join(outdir, f"{k}.csv"), k) for k in COLS}
+    # plots: full run -> docs/, quick -> the run's directory
+    pngdir = os.path.join(ROOT, "docs") if not quick else outdir
+    agg_r = aggregate(recs["refault"], "refault")
+    agg_o = aggregate(recs["offline"], "offline")
+    pngs = plot(agg_r, agg_o, outdir, limit)
+    final = []
+    for p in pngs:
+        dst = os.path.join(pngdir, os.path.basename(p))
+        if dst != p:
+            shutil.copyfile(p, dst)
+        final.append(dst)
+    rel = [os.path.relpath(p, os.path.dirname(DOC)) if not quick else os.path.basename(p)
+           for p in final]
+    text, _, _ = report(stamp, outdir, recs["refault"], recs["offline"], meta["boots"], meta,
+                        limit, rel)
+    with open(os.path.join(outdir, "report.md"), "w") as f:
+        f.write(text + "\n")
+    if not quick:
+        old = open(DOC).read() if os.path.exists(DOC) else ""
+        with open(DOC, "w") as f:
+            f.write(splice_doc(old, text))
+        info(f"wrote {os.path.relpath(DOC, ROOT)} and {len(final)} plots")
+    print()
+    print(text)
+    print()
+    info(f"raw CSV and report: {outdir}")
+
+
+def rereport(outdir):
+    """BENCH_REPORT=build/bench/<stamp>: redo tables/plots/docs without booting."""
+    meta = json.load(open(os.path.join(outdir, "meta.json")))
+    write_report(outdir, meta)
+    return 0
+
+
 def bench(quick=False, boots=None, secs=None, limit=None, timeout=None):
     boots = boots or (1 if quick else 5)
     secs = secs or (1 if quick else 2)
@@ -428,7 +472,14 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None):
     bz = {}
     for k in kernels:
         with Timer(f"build {k} kernel"):
-            bz[k] = kbuild.build(k)
+            built = kbuild.build(k)
+        # a private copy: others rebuild build/out/<kernel> while the boots run
+        bz[k] = os.path.join(outdir, f"bzImage-{k}")
+        shutil.copyfile(built, bz[k])
+        shutil.copyfile(os.path.join(os.path.dirname(built), "../../../.config"),
+                        os.path.join(outdir, f"config-{k}"))
+        if k == "patched":
+            commits = series()
     with Timer("guest bench programs + initramfs"):
         initrd = build_guest(log)
     recs = {"refault": [], "offline": []}
@@ -454,36 +505,15 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None):
     for kind in recs:
         write_csv(os.path.join(outdir, f"{kind}.csv"), recs[kind], kind)
     meta = dict(machine(), accel=accel, boots=boots, order=order, boot_secs=boot_secs,
-                secs=secs, series=series(), errors=errors,
+                secs=secs, series=commits, errors=errors,
                 date=time.strftime("%Y-%m-%d %H:%M"),
                 cmd="make bench" + (" QUICK=1" if quick else ""),
                 qemu_cmd=shlex.join(guest_command("bzImage", "initramfs.cpio.gz", quick, secs,
                                                   limit, accel)))
-    # plots: full run -> docs/, quick -> the run's directory
-    pngdir = os.path.join(ROOT, "docs") if not quick else outdir
-    agg_r = aggregate(recs["refault"], "refault")
-    agg_o = aggregate(recs["offline"], "offline")
-    pngs = plot(agg_r, agg_o, outdir, limit)
-    final = []
-    for p in pngs:
-        dst = os.path.join(pngdir, os.path.basename(p))
-        if dst != p:
-            shutil.copyfile(p, dst)
-        final.append(dst)
-    rel = [os.path.relpath(p, os.path.dirname(DOC)) if not quick else os.path.basename(p)
-           for p in final]
-    text, _, _ = report(stamp, outdir, recs["refault"], recs["offline"], boots, meta, limit, rel)
-    with open(os.path.join(outdir, "report.md"), "w") as f:
-        f.write(text + "\n")
-    if not quick:
-        old = open(DOC).read() if os.path.exists(DOC) else ""
-        with open(DOC, "w") as f:
-            f.write(splice_doc(old, text))
-        info(f"wrote {os.path.relpath(DOC, ROOT)} and {len(final)} plots")
-    print()
-    print(text)
-    print()
-    info(f"raw CSV and report: {outdir}")
+    meta.update(quick=quick, limit=limit, stamp=stamp, failed_boots=failed_boots)
+    with open(os.path.join(outdir, "meta.json"), "w") as f:
+        json.dump(meta, f, indent=1)
+    write_report(outdir, meta, recs)
     n = len(recs["refault"]) + len(recs["offline"])
     if failed_boots or not n:
         raise HarnessError(f"bench: {failed_boots} boot(s) with problems, {n} rows, "
