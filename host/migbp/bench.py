@@ -482,6 +482,10 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None):
             commits = series()
     with Timer("guest bench programs + initramfs"):
         initrd = build_guest(log)
+    if accel not in ("tcg", "kvm", "auto"):
+        raise HarnessError(f"ACCEL={accel}: use tcg (default), kvm or auto (probe)")
+    if accel == "auto":         # same accelerator for every boot of the run
+        accel = "kvm" if qemu.kvm_boots(bz["base"], initrd) else "tcg"
     recs = {"refault": [], "offline": []}
     errors, boot_secs, order = [], [], []
     failed_boots = 0

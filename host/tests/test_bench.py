@@ -147,3 +147,21 @@ def test_bench_driver_is_posix_sh_and_pack_skips_guest_subdirs(tmp_path):
     bb.write_bytes(b"bb")
     out = initramfs.pack({}, str(tmp_path / "i.gz"), str(guest), str(bb))
     assert os.path.exists(out)
+
+
+def test_rereport_from_saved_run(tmp_path, monkeypatch):
+    import json
+    rows, _ = bench.parse_console(CONSOLE)
+    for kind in ("refault", "offline"):
+        rec = [(1, "base", r) for r in rows[kind]] + [(1, "patched", r) for r in rows[kind]]
+        bench.write_csv(str(tmp_path / f"{kind}.csv"), rec, kind)
+    meta = {"host": "h", "qemu": "q", "accel": "tcg", "boots": 1, "order": ["B", "P"],
+            "boot_secs": [["base", 1.0], ["patched", 2.0]], "secs": 1, "series": ["c1"],
+            "errors": [], "date": "d", "cmd": "make bench QUICK=1", "qemu_cmd": "qemu",
+            "quick": True, "limit": 30, "stamp": "s", "failed_boots": 0}
+    (tmp_path / "meta.json").write_text(json.dumps(meta))
+    monkeypatch.setattr(bench, "plot", lambda *a, **k: [])      # no gnuplot needed
+    assert bench.rereport(str(tmp_path)) == 0
+    text = (tmp_path / "report.md").read_text()
+    assert "| shared-r | 1 | 3 | 1+1 | 400,000 [400,000-400,000]" in text
+    assert "**TCG**" in text
