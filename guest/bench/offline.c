@@ -189,10 +189,11 @@ int main(int argc, char **argv)
 		       best, zones);
 		return 1;
 	}
-	char blkinfo[128];
+	char blkinfo[192];
 
-	snprintf(blkinfo, sizeof(blkinfo), "blocks=%ld phys=0x%lx-0x%lx zones=%s",
-		 nblocks, best * bs, (best + 1) * bs - 1, zones);
+	snprintf(blkinfo, sizeof(blkinfo), "blocks=%ld phys=0x%lx-0x%lx zones=%s AnonHugePages=%ldkB",
+		 nblocks, best * bs, (best + 1) * bs - 1, zones,
+		 smaps_field(region, "AnonHugePages:"));
 
 	/* touchers */
 	pthread_t *th = calloc(T > 0 ? T : 1, sizeof(*th));
