@@ -120,7 +120,8 @@ def cmd_bench(a):
     return bench.bench(quick=env("QUICK") == "1", boots=int(env("BOOTS") or 0) or None,
                        secs=float(env("BENCH_SECS") or 0) or None,
                        limit=int(env("BENCH_LIMIT") or 0) or None,
-                       timeout=int(env("BOOT_TIMEOUT") or 0) or None)
+                       timeout=int(env("BOOT_TIMEOUT") or 0) or None,
+                       rev=env("BENCH_REV") or None)
 
 
 def cmd_deps(a):

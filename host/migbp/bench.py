@@ -18,8 +18,8 @@ import statistics
 import subprocess
 import time
 
-from . import initramfs, kbuild, qemu
-from .util import (BUILD, GUEST, LINUX, OUT, ROOT, BASE_TAG, HarnessError, Timer, info,
+from . import initramfs, kbuild, qemu, tree
+from .util import (BUILD, GUEST, LINUX, OUT, ROOT, SRC, BASE_TAG, HarnessError, Timer, info,
                    log_path, run)
 
 BENCH_SRC = os.path.join(GUEST, "bench")
@@ -367,13 +367,15 @@ def machine():
                     f"{platform.release()}", "qemu": qv}
 
 
-def series():
+def series(rev="HEAD"):
     try:
         p = subprocess.run(["git", "-C", LINUX, "log", "--oneline", "--no-decorate",
-                            f"{BASE_TAG}..HEAD"], capture_output=True, text=True)
+                            f"{BASE_TAG}..{rev}"], capture_output=True, text=True)
         commits = p.stdout.strip().splitlines()[::-1]
         d = subprocess.run(["git", "-C", LINUX, "status", "--porcelain", "--untracked-files=no"],
                            capture_output=True, text=True).stdout.strip()
+        if rev != "HEAD":
+            d = ""              # a clean worktree at rev
         return commits + (["(plus uncommitted changes in build/linux)"] if d else [])
     except OSError:
         return []
@@ -458,13 +460,15 @@ def rereport(outdir):
     return 0
 
 
-def bench(quick=False, boots=None, secs=None, limit=None, timeout=None):
+def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None):
+    """rev: build `patched` from this build/linux revision (BENCH_REV) instead of HEAD."""
     boots = boots or (1 if quick else 5)
     secs = secs or (1 if quick else 2)
     limit = limit or (30 if quick else 120)
     timeout = timeout or (600 if quick else 3600)
     accel = qemu.probe_kvm()
-    stamp = time.strftime("%Y%m%d-%H%M%S") + ("-quick" if quick else "")
+    stamp = (time.strftime("%Y%m%d-%H%M%S") + ("-quick" if quick else "")
+             + (f"-{rev}" if rev else ""))
     outdir = os.path.join(BENCH_OUT, stamp)
     os.makedirs(outdir, exist_ok=True)
     log = log_path("bench-build")
@@ -472,14 +476,18 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None):
     bz = {}
     for k in kernels:
         with Timer(f"build {k} kernel"):
-            built = kbuild.build(k)
+            if k == "patched" and rev:      # e.g. the series without later WIP commits
+                src = tree.worktree(os.path.join(SRC, "bench"), rev)
+                built = kbuild.build(k, src=src, out=os.path.join(OUT, "bench-patched"))
+            else:
+                built = kbuild.build(k)
         # a private copy: others rebuild build/out/<kernel> while the boots run
         bz[k] = os.path.join(outdir, f"bzImage-{k}")
         shutil.copyfile(built, bz[k])
         shutil.copyfile(os.path.join(os.path.dirname(built), "../../../.config"),
                         os.path.join(outdir, f"config-{k}"))
         if k == "patched":
-            commits = series()
+            commits = series(rev or "HEAD")
     with Timer("guest bench programs + initramfs"):
         initrd = build_guest(log)
     if accel not in ("tcg", "kvm", "auto"):
