@@ -232,6 +232,39 @@ def offline_table(agg, limit):
     return md_table(head, body)
 
 
+BREAKDOWN = [(("private", 0), "idle (T=0)"),
+             (("cpu-hog", 3), "3 forked spinners: vCPU competition only"),
+             (("ipi-hog", 3), "3 spinning threads of the mm: + TLB-shootdown IPIs"),
+             (("private", 3), "3 touching threads: + faults on migration entries"),
+             (("shared", 3), "3 touching processes (shmem)")]
+
+
+def offline_breakdown(records, kernels=("base", "patched")):
+    """Median seconds, pgmigrate_fail and TLB IPIs per 1000 migrated pages of the
+    offline steps that split the cost of touchers (see guest/bench/offline.c)."""
+    head = ["step"] + [f"{k} {c}" for k in kernels
+                       for c in ("s", "pgmigrate_fail", "TLB IPIs/1000 pages")]
+    body = []
+    for k, name in BREAKDOWN:
+        rows = {kern: [r for _, kk, r in records if kk == kern and key("offline", r) == k]
+                for kern in kernels}
+        if not any(rows.values()):
+            continue
+        cells = [f"{name} (`{k[0]}` T={k[1]})"]
+        for kern in kernels:
+            rs = rows[kern]
+            if not rs:
+                cells += ["-", "-", "-"]
+                continue
+            med = statistics.median
+            cells.append(f"{med([r['seconds'] for r in rs]):.1f}"
+                         + (" (timeout)" if any(r["result"] == "timeout" for r in rs) else ""))
+            cells.append(f"{med([r['pgmigrate_fail'] for r in rs]):,.0f}")
+            cells.append(f"{med([1000 * r['tlb_ipis'] / max(1, r['pgmigrate_success']) for r in rs]):.1f}")
+        body.append(cells)
+    return md_table(head, body) if body else ""
+
+
 def splice_doc(old, generated):
     """Replace the text between the markers; keep the hand-written rest."""
     block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
@@ -415,6 +448,10 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel):
               "block holding most of a 128 MiB node-1 region; vmstat/IPI deltas are "
               "over the offline only.", "",
               offline_table(agg_o, limit) if agg_o else "(no data)", ""]
+    bd = offline_breakdown(recs_o)
+    if bd:
+        lines += ["Where the offline time goes (medians; each step adds one ingredient):", "",
+                  bd, ""]
     for p in pngs_rel:
         lines += [f"![{os.path.basename(p)}]({p})", ""]
     return "\n".join(lines), agg_r, agg_o

@@ -165,3 +165,16 @@ def test_rereport_from_saved_run(tmp_path, monkeypatch):
     text = (tmp_path / "report.md").read_text()
     assert "| shared-r | 1 | 3 | 1+1 | 400,000 [400,000-400,000]" in text
     assert "**TCG**" in text
+
+
+def test_offline_breakdown_orders_steps_and_normalises_ipis():
+    def orow(scen, T, secs, fail, tlb, ok, result="ok"):
+        return dict(scenario=scen, T=T, mib=128, block="memory33", seconds=secs, result=result,
+                    pgmigrate_success=ok, pgmigrate_fail=fail, tlb_ipis=tlb, call_ipis=0,
+                    pages_in_block=32768, online_back="ok", online_seconds=0.1, note="")
+    recs_ = [(1, "base", orow("private", 3, 17.0, 5, 2000, 32000)),
+             (1, "base", orow("private", 0, 0.8, 0, 0, 28000)),
+             (1, "patched", orow("private", 3, 9.0, 0, 1000, 32000, "timeout"))]
+    t = bench.offline_breakdown(recs_).splitlines()
+    assert t[2].startswith("| idle (T=0)") and "| 0.8 | 0 | 0.0 | - | - | - |" in t[2]
+    assert "| 17.0 | 5 | 62.5 | 9.0 (timeout) | 0 | 31.2 |" in t[3]
