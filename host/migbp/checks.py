@@ -107,8 +107,9 @@ def sparse(repo=LINUX):
         if not objs:
             return "skip", "series touches no .c file built in the vm config"
         log = log_path("sparse")
-        base = sparse_warnings("base", objs, log)
-        patched = sparse_warnings("patched", objs, log)
+        with cpu_lock():            # both runs back to back
+            base = sparse_warnings("base", objs, log)
+            patched = sparse_warnings("patched", objs, log)
         note = f"{len(base)} -> {len(patched)} warnings in {' '.join(objs)}"
         return ("fail" if len(patched) > len(base) else "pass"), note
     return guarded("sparse (C=2) not worse than base", fn)

@@ -85,10 +85,24 @@ def run(cmd, cwd=None, env=None, log=None, check=True, input=None,
     return p.returncode, out
 
 
+_held = {}     # lock path -> nesting depth: cpu_lock is re-entrant in-process
+
+
 @contextlib.contextmanager
 def cpu_lock(path=None):
-    """Exclusive flock shared by every engineer for builds and guest boots."""
+    """Exclusive flock shared by every engineer for builds and guest boots.
+
+    Re-entrant: a check that needs several builds in a row can hold it
+    across all of them (a second flock on a new fd would deadlock).
+    """
     path = path or os.path.join(cache_dir(), "cpu.lock")
+    if _held.get(path):
+        _held[path] += 1
+        try:
+            yield
+        finally:
+            _held[path] -= 1
+        return
     os.makedirs(os.path.dirname(path), exist_ok=True)
     with open(path, "a") as f:
         try:
@@ -100,9 +114,11 @@ def cpu_lock(path=None):
             waited = time.monotonic() - t0
             Timer.lock_wait += waited
             info(f"got cpu lock after {waited:.0f}s")
+        _held[path] = 1
         try:
             yield
         finally:
+            _held[path] = 0
             fcntl.flock(f, fcntl.LOCK_UN)
 
 

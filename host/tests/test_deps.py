@@ -28,3 +28,12 @@ def test_failed_command_names_last_error_and_log(tmp_path):
 def test_error_line_and_exit_code(capsys):
     assert util.die(HarnessError("boom", log="/l")) == 1
     assert capsys.readouterr().err == "error: boom (log: /l)\n"
+
+
+def test_cpu_lock_is_reentrant(tmp_path):
+    path = str(tmp_path / "cpu.lock")
+    with util.cpu_lock(path):
+        with util.cpu_lock(path):       # would block forever if not re-entrant
+            pass
+        assert util._held[path] == 1
+    assert util._held[path] == 0
