@@ -356,7 +356,7 @@ plot "{dat}" using 2:3:4:xtic(1) title "base 5.10.223" lc rgb "#888888", \\
 
 # ---------------------------------------------------------------- guest side
 
-def build_guest(log):
+def build_guest(log, rundir):
     outdir = os.path.join(OUT, "bench")
     os.makedirs(outdir, exist_ok=True)
     bins = {"bench": os.path.join(BENCH_SRC, "bench.sh")}
@@ -365,7 +365,8 @@ def build_guest(log):
         run(["gcc", "-static", "-O2", "-Wall", "-o", b, os.path.join(BENCH_SRC, prog + ".c"),
              "-lnuma", "-lpthread"], log=log, what=f"compiling guest/bench/{prog}.c")
         bins[prog] = b
-    return initramfs.pack(bins, out=os.path.join(outdir, "initramfs.cpio.gz"))
+    # per run: a concurrent bench must not rewrite the initramfs being booted
+    return initramfs.pack(bins, out=os.path.join(rundir, "initramfs.cpio.gz"))
 
 
 def guest_command(bz, initrd, quick, secs, limit, accel):
@@ -526,7 +527,7 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
         if k == "patched":
             commits = series(rev or "HEAD")
     with Timer("guest bench programs + initramfs"):
-        initrd = build_guest(log)
+        initrd = build_guest(log, outdir)
     if accel not in ("tcg", "kvm", "auto"):
         raise HarnessError(f"ACCEL={accel}: use tcg (default), kvm or auto (probe)")
     if accel == "auto":         # same accelerator for every boot of the run
