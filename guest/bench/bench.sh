@@ -23,7 +23,7 @@ echo "# thp enabled: $(cat /sys/kernel/mm/transparent_hugepage/enabled 2>/dev/nu
 refault() {	# scenario T pages
 	$B/refault "$1" "$2" "$3" "$secs" || echo "BENCH,error,refault $1 $2 $3 exited $?"
 }
-offline() {	# private|shared|cpu-hog|ipi-hog T
+offline() {	# private|private-4k|shared|cpu-hog|ipi-hog T
 	$B/offline "$1" "$2" "$limit" || echo "BENCH,error,offline $1 $2 exited $?"
 }
 
@@ -35,6 +35,7 @@ if [ "$quick" = 1 ]; then
 	refault thp-r 3 1
 	offline private 0
 	offline private 3
+	offline private-4k 3
 	offline shared 3
 else
 	for T in 1 3 8; do
@@ -51,6 +52,7 @@ else
 		offline private $T
 		offline shared $T
 	done
+	offline private-4k 3
 	offline cpu-hog 3
 	offline ipi-hog 3
 fi

@@ -2,7 +2,10 @@
 /*
  * Memory offline under refault load.
  *
- *   offline private|shared|cpu-hog|ipi-hog T LIMIT_SECONDS [MIB]
+ *   offline private|private-4k|shared|cpu-hog|ipi-hog T LIMIT_SECONDS [MIB]
+ *
+ * private is THP-backed (THP "always" in the VM), private-4k is
+ * MADV_NOHUGEPAGE, shared (shmem) is 4 KiB pages.
  *
  * Binds a MIB (default 128) MiB region to node 1 (where the guest's pc-dimm
  * is onlined movable), touches it, finds the memory block holding most of
@@ -117,6 +120,7 @@ int main(int argc, char **argv)
 	const char *scen = argv[1];
 	int shared = !strcmp(scen, "shared");
 	int forked = shared || !strcmp(scen, "cpu-hog");
+	int nohuge = !strcmp(scen, "private-4k");
 
 	spin_only = !strcmp(scen, "cpu-hog") || !strcmp(scen, "ipi-hog");
 	int T = atoi(argv[2]);
@@ -139,6 +143,9 @@ int main(int argc, char **argv)
 
 	if (mbind(region, len, MPOL_BIND, &mask, 8 * sizeof(mask), 0))
 		die_errno("mbind(node 1)");
+	/* THP is "always" in the VM: private-4k wants 4 KiB pages like shmem */
+	if (nohuge && madvise(region, len, MADV_NOHUGEPAGE))
+		die_errno("madvise(MADV_NOHUGEPAGE)");
 	for (size_t i = 0; i < len; i += pagesz)
 		region[i] = 1;
 

@@ -236,6 +236,7 @@ BREAKDOWN = [(("private", 0), "idle (T=0)"),
              (("cpu-hog", 3), "3 forked spinners: vCPU competition only"),
              (("ipi-hog", 3), "3 spinning threads of the mm: + TLB-shootdown IPIs"),
              (("private", 3), "3 touching threads: + faults on migration entries"),
+             (("private-4k", 3), "same, region MADV_NOHUGEPAGE (4 KiB pages)"),
              (("shared", 3), "3 touching processes (shmem)")]
 
 
