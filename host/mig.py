@@ -63,6 +63,7 @@ def kernels_of(a):
 
 def cmd_run(a):
     ks = kernels_of(a)
+    deps.ensure()          # no-op when everything is there; apt-get as root otherwise
     rows = run.run_kernels(ks, a.tests, a.kconfig, a.timeout)
     names = [k if a.kconfig == "vm" else f"{k}-{a.kconfig}" for k in ks]
     return finish(rows, names)
@@ -89,6 +90,7 @@ def cmd_unit(a):
 
 
 def cmd_check(a):
+    deps.ensure()
     rows = unit_rows()
     with Timer("tree (git am of the series onto v5.10.223)"):
         rows.append(checks.guarded("git am onto v5.10.223",
