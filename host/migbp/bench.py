@@ -425,7 +425,10 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel):
              f"- Accelerator: **{meta['accel'].upper()}** (`-accel tcg,thread=multi`), "
              f"{meta['qemu']}. Under TCG a TLB-shootdown IPI costs milliseconds: absolute "
              "rates are the emulator's; failure counts and same-run ratios are the kernel's.",
-             f"- Boots: {meta['boots']} per kernel, alternating "
+             f"- Boots: {meta['boots']} per kernel"
+             + (f" (run interrupted after {meta['boots_done']} boots)"
+                if meta.get("boots_done", 2 * meta["boots"]) < 2 * meta["boots"] else "")
+             + ", alternating "
              f"{' '.join(meta['order'])}; wall time per boot: "
              + ", ".join(f"{k} {s:.0f}s" for k, s in meta['boot_secs']) + ".",
              f"- Refault runs: {meta['secs']} s each. Offline limit: {limit} s "
@@ -535,7 +538,20 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
         accel = "kvm" if qemu.kvm_boots(bz["base"], initrd) else "tcg"
     recs = {"refault": [], "offline": []}
     errors, boot_secs, order = [], [], []
-    failed_boots = 0
+    meta = dict(machine(), accel=accel, boots=boots, order=order, boot_secs=boot_secs,
+                secs=secs, series=commits, errors=errors,
+                cmd="make bench" + (" QUICK=1" if quick else ""),
+                qemu_cmd=shlex.join(guest_command("bzImage", "initramfs.cpio.gz", quick, secs,
+                                                  limit, accel)),
+                quick=quick, limit=limit, stamp=stamp, failed_boots=0)
+
+    def save():     # after every boot: an interrupted run can still be reported
+        for kind in recs:
+            write_csv(os.path.join(outdir, f"{kind}.csv"), recs[kind], kind)
+        meta.update(date=time.strftime("%Y-%m-%d %H:%M"), boots_done=len(order))
+        with open(os.path.join(outdir, "meta.json"), "w") as f:
+            json.dump(meta, f, indent=1)
+
     for i in range(boots):
         for k in kernels:
             order.append(k[0].upper())
@@ -548,22 +564,13 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
                 recs[kind] += [(i + 1, k, r) for r in rows[kind]]
             errors += [f"{k} boot {i + 1}: {e}" for e in errs]
             if not b.ok:
-                failed_boots += 1
+                meta["failed_boots"] += 1
                 for summary, _ in b.problems:
                     errors.append(f"{k} boot {i + 1}: {summary} (log {b.log})")
             info(f"{k} boot {i + 1}: {len(rows['refault'])} refault + "
                  f"{len(rows['offline'])} offline rows, {len(errs)} errors")
-    for kind in recs:
-        write_csv(os.path.join(outdir, f"{kind}.csv"), recs[kind], kind)
-    meta = dict(machine(), accel=accel, boots=boots, order=order, boot_secs=boot_secs,
-                secs=secs, series=commits, errors=errors,
-                date=time.strftime("%Y-%m-%d %H:%M"),
-                cmd="make bench" + (" QUICK=1" if quick else ""),
-                qemu_cmd=shlex.join(guest_command("bzImage", "initramfs.cpio.gz", quick, secs,
-                                                  limit, accel)))
-    meta.update(quick=quick, limit=limit, stamp=stamp, failed_boots=failed_boots)
-    with open(os.path.join(outdir, "meta.json"), "w") as f:
-        json.dump(meta, f, indent=1)
+            save()
+    failed_boots = meta["failed_boots"]
     write_report(outdir, meta, recs)
     n = len(recs["refault"]) + len(recs["offline"])
     if failed_boots or not n:
