@@ -12,6 +12,7 @@ import csv
 import json
 import os
 import platform
+import re
 import shlex
 import shutil
 import statistics
@@ -493,6 +494,23 @@ def write_report(outdir, meta, recs=None):
     print(text)
     print()
     info(f"raw CSV and report: {outdir}")
+
+
+LOG_NAME = re.compile(r"bench-(base|patched)-(\d+)-\d{8}-\d{6}\.log$")
+
+
+def records_from_logs(paths):
+    """{kind: [(boot, kernel, row)]} from console logs named bench-<kernel>-<boot>-<stamp>.log
+    (recovers a run that was interrupted before it wrote its CSV)."""
+    recs = {"refault": [], "offline": []}
+    for p in sorted(paths):
+        m = LOG_NAME.search(os.path.basename(p))
+        if not m:
+            continue
+        rows, _ = parse_console(open(p, errors="replace").read())
+        for kind in recs:
+            recs[kind] += [(int(m.group(2)), m.group(1), r) for r in rows[kind]]
+    return recs
 
 
 def rereport(outdir):

@@ -178,3 +178,11 @@ def test_offline_breakdown_orders_steps_and_normalises_ipis():
     t = bench.offline_breakdown(recs_).splitlines()
     assert t[2].startswith("| idle (T=0)") and "| 0.8 | 0 | 0.0 | - | - | - |" in t[2]
     assert "| 17.0 | 5 | 62.5 | 9.0 (timeout) | 0 | 31.2 |" in t[3]
+
+
+def test_records_from_logs_take_kernel_and_boot_from_the_name(tmp_path):
+    (tmp_path / "bench-patched-2-20261122-031923.log").write_text(CONSOLE)
+    (tmp_path / "base-20261122-031923.log").write_text(CONSOLE)          # not a bench log
+    recs_ = bench.records_from_logs([str(p) for p in tmp_path.iterdir()])
+    assert len(recs_["refault"]) == 3 and len(recs_["offline"]) == 2
+    assert {(b, k) for b, k, _ in recs_["refault"]} == {(2, "patched")}
