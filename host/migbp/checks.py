@@ -27,15 +27,31 @@ def guarded(test, fn, group="checks"):
     return row(test, status, note, group)
 
 
+def checkpatch_env():
+    """checkpatch runs scripts/spdxcheck.py with `#!/usr/bin/env python`:
+    make that Debian's python3 (which has python3-ply and python3-git), not
+    whatever `python` comes first in PATH; otherwise the SPDX check crashes
+    and is skipped without a word."""
+    bindir = os.path.join(OUT, "checkpatch-bin")
+    os.makedirs(bindir, exist_ok=True)
+    link = os.path.join(bindir, "python")
+    if not os.path.islink(link):
+        os.symlink("/usr/bin/python3", link)
+    return dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))
+
+
 def checkpatch(patches=PATCHES, src=LINUX):
     rows = []
+    env = checkpatch_env()
     for name in tree.read_series(patches):
         def one(name=name):
             # build/linux comes from a tarball with no upstream history, so
             # the upstream ids a backport cites cannot be looked up here.
             rc, out = run(["perl", "scripts/checkpatch.pl", "--strict", "--show-types",
                            "--ignore", "UNKNOWN_COMMIT_ID", os.path.join(patches, name)],
-                          cwd=src, check=False, log=log_path("checkpatch"))
+                          cwd=src, env=env, check=False, log=log_path("checkpatch"))
+            if "Traceback (most recent call last)" in out:
+                return "fail", "a checkpatch helper script crashed (see the checkpatch log)"
             m = re.search(r"total: (\d+) errors, (\d+) warnings, (\d+) checks", out)
             if not m:
                 return "fail", f"checkpatch gave no totals (exit {rc})"

@@ -20,6 +20,10 @@ NEEDS = [
     (ARCH_LIB + "/libhugetlbfs.a", "libhugetlbfs-dev"),
     ("gnuplot", "gnuplot-nox"),
     ("/usr/lib/python3/dist-packages/pytest", "python3-pytest"),
+    # checkpatch's SPDX check runs scripts/spdxcheck.py, which needs these;
+    # without them it crashes and the check is silently skipped.
+    ("/usr/lib/python3/dist-packages/ply", "python3-ply"),
+    ("/usr/lib/python3/dist-packages/git", "python3-git"),
 ]
 
 
