@@ -159,7 +159,7 @@ def parser():
         s.add_argument("--kconfig", default=os.environ.get("KCONFIG") or "vm",
                        choices=["vm", "debug"])
         s.add_argument("--timeout", type=int, default=int(os.environ.get("BOOT_TIMEOUT") or 900))
-        s.add_argument("--debug", action="store_true", default=os.environ.get("DEBUG", "1") == "1",
+        s.add_argument("--debug", action="store_true", default=(os.environ.get("DEBUG") or "1") == "1",
                        help="check: also build and run the debug (KASAN, lockdep) kernel")
     return p
 
