@@ -300,6 +300,17 @@ def read_csv(path, kind):
 
 # ---------------------------------------------------------------- plots
 
+def write_dat(path, agg):
+    """gnuplot data: one row per scenario, median/min/max for each kernel."""
+    with open(path, "w") as f:
+        f.write("# label base_med base_min base_max patched_med patched_min patched_max\n")
+        for d in agg:
+            b = d["metric"].get("base") or (0, 0, 0)
+            p = d["metric"].get("patched") or (0, 0, 0)
+            f.write(f'"{d["label"]}" {b[0]} {b[1]} {b[2]} {p[0]} {p[1]} {p[2]}\n')
+    return path
+
+
 def plot(agg_r, agg_o, outdir, limit, gnuplot="gnuplot"):
     """docs-style PNGs via gnuplot; returns the list of PNG paths written."""
     if not shutil.which(gnuplot):
@@ -308,25 +319,12 @@ def plot(agg_r, agg_o, outdir, limit, gnuplot="gnuplot"):
     pngs = []
     jobs = []
     if agg_r:
-        dat = os.path.join(outdir, "refault.dat")
-        with open(dat, "w") as f:
-            f.write("# label base_med base_min base_max patched_med patched_min patched_max\n")
-            for d in agg_r:
-                b = d["metric"].get("base") or (0, 0, 0)
-                p = d["metric"].get("patched") or (0, 0, 0)
-                lab = d["label"]
-                f.write(f'"{lab}" {b[0]} {b[1]} {b[2]} {p[0]} {p[1]} {p[2]}\n')
+        dat = write_dat(os.path.join(outdir, "refault.dat"), agg_r)
         png = os.path.join(outdir, "bench-refault-failed-ppm.png")
         jobs.append((png, dat, "failed page moves (ppm of page-moves tried), median, bars min-max",
                      "failed ppm", max(900, 28 * len(agg_r)), "set yrange [0:*]"))
     if agg_o:
-        dat = os.path.join(outdir, "offline.dat")
-        with open(dat, "w") as f:
-            f.write("# label base_med base_min base_max patched_med patched_min patched_max\n")
-            for d in agg_o:
-                b = d["metric"].get("base") or (0, 0, 0)
-                p = d["metric"].get("patched") or (0, 0, 0)
-                f.write(f'"{d["label"]}" {b[0]} {b[1]} {b[2]} {p[0]} {p[1]} {p[2]}\n')
+        dat = write_dat(os.path.join(outdir, "offline.dat"), agg_o)
         png = os.path.join(outdir, "bench-offline-seconds.png")
         jobs.append((png, dat, f"offline of a 128 MiB movable block under T touchers "
                      f"(limit {limit} s), median, bars min-max", "seconds", 800,
