@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 struct vmstat {
 	long pgmigrate_success, pgmigrate_fail;
@@ -112,6 +116,66 @@ static inline long smaps_field(void *addr, const char *field)
 	}
 	fclose(f);
 	return val;
+}
+
+/*
+ * T touchers that run fn(stop) until touchers_stop(): forked processes
+ * (for shared memory) or threads of this process (for private memory).
+ * The stop flag lives in a MAP_SHARED page so that children see it too.
+ */
+struct touchers {
+	int n, forked;
+	pthread_t *th;
+	pid_t *kids;
+	volatile int *stop;
+	void (*fn)(volatile int *stop);
+};
+
+static inline void *touchers_thread(void *arg)
+{
+	struct touchers *tc = arg;
+
+	tc->fn(tc->stop);
+	return NULL;
+}
+
+static inline void touchers_start(struct touchers *tc, int n, int forked,
+				  void (*fn)(volatile int *stop))
+{
+	tc->n = n;
+	tc->forked = forked;
+	tc->fn = fn;
+	tc->th = calloc(n > 0 ? n : 1, sizeof(*tc->th));
+	tc->kids = calloc(n > 0 ? n : 1, sizeof(*tc->kids));
+	tc->stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
+			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (!tc->th || !tc->kids || tc->stop == MAP_FAILED)
+		die_errno("touchers");
+	*tc->stop = 0;
+	for (int t = 0; t < n; t++) {
+		if (forked) {
+			tc->kids[t] = fork();
+			if (tc->kids[t] < 0)
+				die_errno("fork");
+			if (!tc->kids[t]) {
+				fn(tc->stop);
+				_exit(0);
+			}
+		} else if (pthread_create(&tc->th[t], NULL, touchers_thread, tc)) {
+			die_errno("pthread_create");
+		}
+	}
+}
+
+static inline void touchers_stop(struct touchers *tc)
+{
+	*tc->stop = 1;
+	for (int t = 0; t < tc->n; t++) {
+		if (tc->forked)
+			waitpid(tc->kids[t], NULL, 0);
+		else
+			pthread_join(tc->th[t], NULL);
+	}
 }
 
 #endif

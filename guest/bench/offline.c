@@ -42,7 +42,6 @@
 
 #include "benchlib.h"
 
-static volatile int stop;
 static char *region;
 static size_t len, pagesz;
 
@@ -64,16 +63,6 @@ static void spin_loop(volatile int *stopflag)
 }
 
 static int spin_only;
-
-static void *thread_fn(void *arg)
-{
-	(void)arg;
-	if (spin_only)
-		spin_loop(&stop);
-	else
-		touch_loop(&stop);
-	return NULL;
-}
 
 static void on_alarm(int sig)
 {
@@ -203,28 +192,9 @@ int main(int argc, char **argv)
 		 smaps_field(region, "AnonHugePages:"));
 
 	/* touchers */
-	pthread_t *th = calloc(T > 0 ? T : 1, sizeof(*th));
-	pid_t *kids = calloc(T > 0 ? T : 1, sizeof(*kids));
-	volatile int *kidstop = mmap(NULL, pagesz, PROT_READ | PROT_WRITE,
-				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct touchers tc;
 
-	*kidstop = 0;
-	for (int t = 0; t < T; t++) {
-		if (forked) {
-			kids[t] = fork();
-			if (kids[t] < 0)
-				die_errno("fork");
-			if (!kids[t]) {
-				if (spin_only)
-					spin_loop(kidstop);
-				else
-					touch_loop(kidstop);
-				_exit(0);
-			}
-		} else if (pthread_create(&th[t], NULL, thread_fn, NULL)) {
-			die_errno("pthread_create");
-		}
-	}
+	touchers_start(&tc, T, forked, spin_only ? spin_loop : touch_loop);
 	usleep(200000);		/* let them run */
 
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
@@ -245,14 +215,7 @@ int main(int argc, char **argv)
 
 	read_vmstat(&v1);
 
-	stop = 1;
-	*kidstop = 1;
-	for (int t = 0; t < T; t++) {
-		if (forked)
-			waitpid(kids[t], NULL, 0);
-		else
-			pthread_join(th[t], NULL);
-	}
+	touchers_stop(&tc);
 
 	const char *result = "ok";
 	char rbuf[64];

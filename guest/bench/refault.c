@@ -39,7 +39,6 @@
 #define SENTINEL (-4242)
 #define HPAGE (2UL << 20)
 
-static volatile int stop;
 static char *region;
 static size_t npages, stride;
 static int writer;
@@ -61,13 +60,6 @@ static void touch_loop(volatile int *stopflag)
 	}
 	if (sum == 42)		/* keep the reads */
 		fprintf(stderr, " ");
-}
-
-static void *thread_fn(void *arg)
-{
-	(void)arg;
-	touch_loop(&stop);
-	return NULL;
 }
 
 int main(int argc, char **argv)
@@ -138,25 +130,9 @@ int main(int argc, char **argv)
 		cur[i] = status[i] == 1 ? 1 : 0;
 
 	/* touchers */
-	pthread_t *th = calloc(T > 0 ? T : 1, sizeof(*th));
-	pid_t *kids = calloc(T > 0 ? T : 1, sizeof(*kids));
-	volatile int *kidstop = mmap(NULL, pagesz, PROT_READ | PROT_WRITE,
-				     MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct touchers tc;
 
-	*kidstop = 0;
-	for (int t = 0; t < T; t++) {
-		if (shared) {
-			kids[t] = fork();
-			if (kids[t] < 0)
-				die_errno("fork");
-			if (!kids[t]) {
-				touch_loop(kidstop);
-				_exit(0);
-			}
-		} else if (pthread_create(&th[t], NULL, thread_fn, NULL)) {
-			die_errno("pthread_create");
-		}
-	}
+	touchers_start(&tc, T, shared, touch_loop);
 
 	struct vmstat v0, v1;
 	unsigned long long calls = 0, moved = 0, failed = 0, positive = 0, errs = 0;
@@ -197,14 +173,7 @@ int main(int argc, char **argv)
 	} while (t1 - t0 < secs);
 	read_vmstat(&v1);
 
-	stop = 1;
-	*kidstop = 1;
-	for (int t = 0; t < T; t++) {
-		if (shared)
-			waitpid(kids[t], NULL, 0);
-		else
-			pthread_join(th[t], NULL);
-	}
+	touchers_stop(&tc);
 
 	unsigned long long tried = moved + failed;
 
