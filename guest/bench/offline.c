@@ -2,7 +2,7 @@
 /*
  * Memory offline under refault load.
  *
- *   offline private|private-4k|shared|cpu-hog|ipi-hog T LIMIT_SECONDS [MIB]
+ *   offline private|private-4k|shared|cpu-hog|ipi-hog|shared-ipi-hog T LIMIT_SECONDS [MIB]
  *
  * private is THP-backed (THP "always" in the VM), private-4k is
  * MADV_NOHUGEPAGE, shared (shmem) is 4 KiB pages.
@@ -23,6 +23,11 @@
  *   ipi-hog  T threads of the region's process that spin without touching
  *            it: CPU competition plus TLB-shootdown IPIs (the mm is live on
  *            their CPUs), but no faults on migration entries.
+ * and one for the shared region:
+ *   shared-ipi-hog  T forked processes that read every page of the shared
+ *            region once (so each maps all of it) and then spin without
+ *            touching it: every page unmap must shoot down their TLBs, as
+ *            with shared readers, but nobody faults during the offline.
  *
  * Prints one CSV line prefixed "BENCH,offline," (see host/migbp/bench.py).
  */
@@ -63,6 +68,17 @@ static void spin_loop(volatile int *stopflag)
 }
 
 static int spin_only;
+
+static void populate_then_spin(volatile int *stopflag)
+{
+	unsigned long sum = 0;
+
+	for (size_t i = 0; i < len; i += pagesz)
+		sum += *(volatile char *)(region + i);
+	if (sum == 42)
+		fprintf(stderr, " ");
+	spin_loop(stopflag);
+}
 
 static void on_alarm(int sig)
 {
@@ -107,7 +123,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	const char *scen = argv[1];
-	int shared = !strcmp(scen, "shared");
+	int populate = !strcmp(scen, "shared-ipi-hog");
+	int shared = !strcmp(scen, "shared") || populate;
 	int forked = shared || !strcmp(scen, "cpu-hog");
 	int nohuge = !strcmp(scen, "private-4k");
 
@@ -194,8 +211,9 @@ int main(int argc, char **argv)
 	/* touchers */
 	struct touchers tc;
 
-	touchers_start(&tc, T, forked, spin_only ? spin_loop : touch_loop);
-	usleep(200000);		/* let them run */
+	touchers_start(&tc, T, forked, populate ? populate_then_spin :
+		       spin_only ? spin_loop : touch_loop);
+	usleep(populate ? 3000000 : 200000);	/* let them run (and map it all) */
 
 	struct sigaction sa = { .sa_handler = on_alarm };	/* no SA_RESTART */
 

@@ -10,6 +10,13 @@
  *           shared-r  shared-w    MAP_SHARED|MAP_ANONYMOUS (shmem), T forked processes
  *           thp-r                 2 MiB aligned MADV_HUGEPAGE, PAGES huge pages, T threads
  *           hugetlb-r             MAP_HUGETLB, PAGES huge pages, T threads
+ *           tmpfs-r   tmpfs-w     MAP_SHARED of a file in /tmp (tmpfs), T forked processes
+ *           htlb-shared-r         MAP_SHARED of a memfd(MFD_HUGETLB) (hugetlbfs),
+ *                                 PAGES huge pages, T forked processes
+ *           device-r              private anon, T reader threads; the main thread
+ *                                 migrates the region to test_hmm device-private
+ *                                 memory (HMM_DMIRROR_MIGRATE) instead of move_pages():
+ *                                 each reader fault migrates a page back to RAM
  *
  * Prints one CSV line (see HEADER), prefixed "BENCH,refault,".
  *
@@ -19,6 +26,16 @@
  * The return value is never trusted. Each page's target is the node it is
  * not on (re-read with a status-only move_pages() after a failure), so a page
  * left behind by a failed move is not counted as "moved" on the next call.
+ *
+ * device-r counts differently (the driver reports no per-page status): a call
+ * "moved" its pages when the ioctl succeeded, i.e. when the driver found
+ * every page mirrored in device memory as it read them back; it "failed"
+ * when the ioctl returned -ENOENT: some page was not migrated, or was
+ * migrated and already faulted back by a reader. It is an upper bound of
+ * failed migrations, comparable between kernels, not an exact count.
+ * Every scenario's readers check the data they read (first word of each
+ * page: a pattern written before the run); a wrong value is counted and
+ * reported in the note as bad=N. Writers (-w) do not check.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -29,12 +46,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "benchlib.h"
+#include "test_hmm_uapi.h"		/* lib/ of the kernel tree */
 
 #define SENTINEL (-4242)
 #define HPAGE (2UL << 20)
@@ -42,24 +62,43 @@
 static char *region;
 static size_t npages, stride;
 static int writer;
+static unsigned long *bad;	/* shared with forked readers */
+
+#define PATTERN(i) (0x5a5a000000000000UL | (i))
 
 static void touch_loop(volatile int *stopflag)
 {
-	unsigned long sum = 0, n = 0;
+	unsigned long n = 0, wrong = 0;
 
 	while (!*stopflag) {
 		for (size_t i = 0; i < npages; i++) {
-			volatile char *p = region + i * stride;
+			volatile unsigned long *p =
+				(unsigned long *)(region + i * stride);
 
 			if (writer)
-				*p = (char)n;
-			else
-				sum += *p;
+				p[1] = n;	/* the checked word stays */
+			else if (*p != PATTERN(i))
+				wrong++;
 		}
 		n++;
 	}
-	if (sum == 42)		/* keep the reads */
-		fprintf(stderr, " ");
+	if (wrong)
+		__atomic_add_fetch(bad, wrong, __ATOMIC_RELAXED);
+}
+
+static char *map_file(int fd, size_t len, const char *what)
+{
+	char *p;
+
+	if (fd < 0)
+		die_errno(what);
+	if (ftruncate(fd, len))
+		die_errno("ftruncate");
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED)
+		die_errno("mmap(MAP_SHARED) of a file");
+	close(fd);
+	return p;
 }
 
 int main(int argc, char **argv)
@@ -72,9 +111,12 @@ int main(int argc, char **argv)
 	int T = atoi(argv[2]);
 	npages = strtoul(argv[3], NULL, 0);
 	double secs = atof(argv[4]);
-	int shared = !strncmp(scen, "shared", 6);
+	int tmpfs = !strncmp(scen, "tmpfs", 5);
+	int shtlb = !strncmp(scen, "htlb-shared", 11);
+	int device = !strncmp(scen, "device", 6);
+	int shared = !strncmp(scen, "shared", 6) || tmpfs || shtlb;
 	int thp = !strncmp(scen, "thp", 3);
-	int huge = !strncmp(scen, "hugetlb", 7);
+	int huge = !strncmp(scen, "hugetlb", 7) || shtlb;
 	size_t pagesz = sysconf(_SC_PAGESIZE);
 	char note[256] = "";
 
@@ -91,6 +133,15 @@ int main(int argc, char **argv)
 		region = (char *)(((uintptr_t)raw + HPAGE - 1) & ~(HPAGE - 1));
 		if (madvise(region, len, MADV_HUGEPAGE))
 			die_errno("madvise(MADV_HUGEPAGE)");
+	} else if (shtlb) {
+		region = map_file(memfd_create("refault-htlb", MFD_HUGETLB), len,
+				  "memfd_create(MFD_HUGETLB)");
+	} else if (tmpfs) {
+		const char *path = "/tmp/refault-tmpfs";
+
+		region = map_file(open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), len,
+				  "open(/tmp/refault-tmpfs)");
+		unlink(path);
 	} else if (huge) {
 		region = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_HUGETLB, -1, 0);
@@ -104,6 +155,12 @@ int main(int argc, char **argv)
 	}
 	for (size_t i = 0; i < len; i += pagesz)
 		region[i] = 1;
+	for (size_t i = 0; i < npages; i++)
+		*(unsigned long *)(region + i * stride) = PATTERN(i);
+	bad = mmap(NULL, sizeof(*bad), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (bad == MAP_FAILED)
+		die_errno("mmap(counter)");
 
 	if (thp) {
 		long kb = smaps_field(region, "AnonHugePages:");
@@ -137,10 +194,44 @@ int main(int argc, char **argv)
 	struct vmstat v0, v1;
 	unsigned long long calls = 0, moved = 0, failed = 0, positive = 0, errs = 0;
 
+	int dfd = -1;
+	char *bounce = NULL;
+
+	if (device) {
+		dfd = open("/dev/hmm_dmirror0", O_RDWR);
+		if (dfd < 0)
+			die_errno("open(/dev/hmm_dmirror0) (CONFIG_TEST_HMM?)");
+		bounce = malloc(len);
+		if (!bounce)
+			die_errno("malloc");
+	}
+
 	read_vmstat(&v0);
 	double t0 = now(), t1;
 
 	do {
+		if (device) {
+			struct hmm_dmirror_cmd cmd = {
+				.addr = (uintptr_t)region,
+				.ptr = (uintptr_t)bounce,
+				.npages = npages,
+			};
+
+			calls++;
+			if (!ioctl(dfd, HMM_DMIRROR_MIGRATE, &cmd)) {
+				moved += npages;
+				for (size_t i = 0; i < npages; i++)
+					if (*(unsigned long *)(bounce + i * stride) !=
+					    PATTERN(i))
+						(*bad)++;
+			} else if (errno == ENOENT) {
+				failed += npages;
+			} else {
+				errs++;
+			}
+			t1 = now();
+			continue;
+		}
 		for (size_t i = 0; i < npages; i++) {
 			nodes[i] = !cur[i];
 			status[i] = SENTINEL;
@@ -182,6 +273,12 @@ int main(int argc, char **argv)
 
 		snprintf(note + l, sizeof(note) - l, "%sret>0:%llu ret<0:%llu",
 			 l ? " " : "", positive, errs);
+	}
+	if (!writer) {
+		size_t l = strlen(note);
+
+		snprintf(note + l, sizeof(note) - l, "%sbad=%lu", l ? " " : "",
+			 __atomic_load_n(bad, __ATOMIC_RELAXED));
 	}
 	printf("BENCH,refault,%s,%d,%zu,%.2f,%llu,%llu,%llu,%llu,%ld,%ld,%ld,%ld,%ld,%s\n",
 	       scen, T, npages, t1 - t0, calls, moved, failed,

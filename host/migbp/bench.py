@@ -35,10 +35,12 @@ REFAULT_COLS = ["scenario", "T", "pages", "seconds", "calls", "moved", "failed",
 OFFLINE_COLS = ["scenario", "T", "mib", "block", "seconds", "result", "pgmigrate_success",
                 "pgmigrate_fail", "tlb_ipis", "call_ipis", "pages_in_block", "online_back",
                 "online_seconds", "note"]
-COLS = {"refault": REFAULT_COLS, "offline": OFFLINE_COLS}
+# the series' vm/migration selftest, run at the end of every boot (bench.sh)
+SELFTEST_COLS = ["test", "result", "rounds", "moved", "failed", "lost", "note"]
+COLS = {"refault": REFAULT_COLS, "offline": OFFLINE_COLS, "selftest": SELFTEST_COLS}
 INTS = {"T", "pages", "calls", "moved", "failed", "failed_ppm", "pgmigrate_success",
         "pgmigrate_fail", "thp_migration_success", "thp_migration_fail", "tlb_ipis",
-        "call_ipis", "mib", "pages_in_block"}
+        "call_ipis", "mib", "pages_in_block", "rounds", "lost"}
 FLOATS = {"seconds", "online_seconds"}
 
 MEM = "1536M,slots=2,maxmem=4G"
@@ -57,8 +59,9 @@ def parse_console(text):
     and anything not starting with "BENCH," are ignored; malformed BENCH lines
     are reported as errors.
     """
-    rows = {"refault": [], "offline": []}
+    rows = {kind: [] for kind in COLS}
     errors = []
+    rows["selftest"] = parse_selftest(text)
     for line in text.splitlines():
         i = line.find("BENCH,")
         if i < 0:
@@ -84,16 +87,54 @@ def parse_console(text):
     return rows, errors
 
 
+ST_PREFIX = "BENCHST: "
+ST_COUNTS = re.compile(r"^# (\w+): (\d+) rounds, (\d+) pages moved, (\d+) failed to move")
+ST_LOST = re.compile(r"^# (\w+): (\d+) written pages lost of (\d+)")
+ST_RESULT = re.compile(r"^(ok|not ok) \d+ [\w-]+\.(\w+)(.*)$")
+
+
+def parse_selftest(text):
+    """Rows of the vm/migration selftest run by bench.sh ("BENCHST: " lines):
+    per test its TAP result and its own counters (rounds, pages moved, failed
+    moves; lost written pages for device_migration_keeps_dirty)."""
+    tests, order = {}, []
+    for line in text.splitlines():
+        i = line.find(ST_PREFIX)
+        if i < 0:
+            continue
+        line = line[i + len(ST_PREFIX):].strip()
+        for rx in (ST_COUNTS, ST_LOST, ST_RESULT):
+            m = rx.match(line)
+            if m:
+                break
+        else:
+            continue
+        name = m.group(2) if rx is ST_RESULT else m.group(1)
+        if name not in tests:
+            order.append(name)
+            tests[name] = dict(test=name, result="missing", rounds=0, moved=0, failed=0,
+                               lost=0, note="")
+        t = tests[name]
+        if rx is ST_COUNTS and not t["rounds"]:    # first (summary) line of the test
+            t.update(rounds=int(m.group(2)), moved=int(m.group(3)), failed=int(m.group(4)))
+        elif rx is ST_LOST:
+            t.update(lost=int(m.group(2)), note=f"lost {m.group(2)} of {m.group(3)}")
+        elif rx is ST_RESULT:
+            skip = "# SKIP" in m.group(3)
+            t["result"] = "skip" if skip else ("pass" if m.group(1) == "ok" else "fail")
+    return [tests[n] for n in order]
+
+
 def key(kind, row):
     if kind == "refault":
         return (row["scenario"], row["T"], row["pages"])
-    return (row["scenario"], row["T"])
+    return (row["scenario"], row["T"], row["mib"])
 
 
 def label(kind, k):
     if kind == "refault":
         return f"{k[0]} p={k[2]} T={k[1]}"
-    return f"{k[0]} T={k[1]}"
+    return f"{k[0]} T={k[1]}" + (f" {k[2]}MiB" if k[2] != 128 else "")
 
 
 # ---------------------------------------------------------------- aggregation
@@ -218,8 +259,8 @@ def offline_table(agg, limit):
             "patched TLB IPIs"]
     body = []
     for d in agg:
-        s, T = d["key"]
-        body.append([s, T, f"{d['n'].get('base', 0)}+{d['n'].get('patched', 0)}",
+        s, T, mib = d["key"]
+        body.append([s + (f" ({mib} MiB)" if mib != 128 else ""), T, f"{d['n'].get('base', 0)}+{d['n'].get('patched', 0)}",
                      fmt_summary(d["metric"].get("base"), "offline"),
                      fmt_summary(d["metric"].get("patched"), "offline"),
                      fmt_ratios(d["ratios"]),
@@ -233,12 +274,64 @@ def offline_table(agg, limit):
     return md_table(head, body)
 
 
-BREAKDOWN = [(("private", 0), "idle (T=0)"),
-             (("cpu-hog", 3), "3 forked spinners: vCPU competition only"),
-             (("ipi-hog", 3), "3 spinning threads of the mm: + TLB-shootdown IPIs"),
-             (("private", 3), "3 touching threads: + faults on migration entries"),
-             (("private-4k", 3), "same, region MADV_NOHUGEPAGE (4 KiB pages)"),
-             (("shared", 3), "3 touching processes (shmem)")]
+BAD = re.compile(r"\bbad=(\d+)")
+
+
+def data_checks(records, kernels=("base", "patched")):
+    """{kernel: (runs whose readers checked the data, wrong values seen)} from the
+    refault notes' bad=N."""
+    out = {}
+    for k in kernels:
+        vals = [int(m.group(1)) for _, kern, r in records if kern == k
+                for m in [BAD.search(r.get("note", ""))] if m]
+        out[k] = (len(vals), sum(vals))
+    return out
+
+
+def selftest_table(records, kernels=("base", "patched")):
+    """vm/migration per kernel: how many boots each test passed, and its own
+    failed-move percentage (median [min-max] over boots)."""
+    order, by = [], {}
+    for _, kern, r in records:
+        if r["test"] not in by:
+            order.append(r["test"])
+            by[r["test"]] = {k: [] for k in kernels}
+        by[r["test"]].setdefault(kern, []).append(r)
+    head = ["test"] + [f"{k} {c}" for k in kernels
+                       for c in ("passed", "failed moves %", "rounds")]
+    body = []
+    for t in order:
+        cells = [t]
+        for k in kernels:
+            rs = by[t].get(k, [])
+            if not rs:
+                cells += ["-", "-", "-"]
+                continue
+            ok = sum(1 for r in rs if r["result"] == "pass")
+            skip = sum(1 for r in rs if r["result"] == "skip")
+            cells.append(f"{ok}/{len(rs)}" + (f" ({skip} skip)" if skip else "")
+                         + ("; " + "; ".join(sorted({r["note"] for r in rs if r["note"]}))
+                            if any(r["note"] for r in rs) else ""))
+            pct = [100.0 * r["failed"] / (r["moved"] + r["failed"])
+                   for r in rs if r["moved"] + r["failed"]]
+            s = summarize(pct)
+            cells.append("-" if s is None else f"{s[0]:.1f} [{s[1]:.1f}-{s[2]:.1f}]")
+            rounds = summarize([r["rounds"] for r in rs if r["rounds"]])
+            cells.append("-" if rounds is None else f"{rounds[0]:,.0f}")
+        body.append(cells)
+    return md_table(head, body) if body else ""
+
+
+BREAKDOWN = [(("private", 0, 128), "idle (T=0)"),
+             (("cpu-hog", 3, 128), "3 forked spinners: vCPU competition only"),
+             (("ipi-hog", 3, 128), "3 spinning threads of the mm: + TLB-shootdown IPIs"),
+             (("private", 3, 128), "3 touching threads: + faults on migration entries"),
+             (("private-4k", 3, 128), "same, region MADV_NOHUGEPAGE (4 KiB pages)"),
+             (("shared", 0, 128), "shared (shmem), idle"),
+             (("shared", 3, 128), "3 touching processes (shmem)"),
+             (("shared-ipi-hog", 3, 16), "16 MiB shared, 3 processes that mapped it and spin: "
+              "IPIs, no faults"),
+             (("shared", 3, 16), "16 MiB shared, 3 touching processes: + faults")]
 
 
 def offline_breakdown(records, kernels=("base", "patched")):
@@ -252,7 +345,7 @@ def offline_breakdown(records, kernels=("base", "patched")):
                 for kern in kernels}
         if not any(rows.values()):
             continue
-        cells = [f"{name} (`{k[0]}` T={k[1]})"]
+        cells = [f"{name} (`{k[0]}` T={k[1]}" + (f", {k[2]} MiB)" if k[2] != 128 else ")")]
         for kern in kernels:
             rs = rows[kern]
             if not rs:
@@ -362,16 +455,21 @@ def build_guest(log, rundir):
     bins = {"bench": os.path.join(BENCH_SRC, "bench.sh")}
     for prog in ("refault", "offline"):
         b = os.path.join(outdir, prog)
-        run(["gcc", "-static", "-O2", "-Wall", "-o", b, os.path.join(BENCH_SRC, prog + ".c"),
-             "-lnuma", "-lpthread"], log=log, what=f"compiling guest/bench/{prog}.c")
+        # -I lib: test_hmm_uapi.h (device-r); the same header in base and patched
+        run(["gcc", "-static", "-O2", "-Wall", "-I", os.path.join(LINUX, "lib"), "-o", b,
+             os.path.join(BENCH_SRC, prog + ".c"), "-lnuma", "-lpthread"], log=log,
+            what=f"compiling guest/bench/{prog}.c")
         bins[prog] = b
+    # the series' own selftest, one binary for both kernels: its counters per kernel
+    bins.update(initramfs.build_tests(["migration"], log=log))
     # per run: a concurrent bench must not rewrite the initramfs being booted
     return initramfs.pack(bins, out=os.path.join(rundir, "initramfs.cpio.gz"))
 
 
 def guest_command(bz, initrd, quick, secs, limit, accel):
     extra = (f"{KERNEL_ARGS} migbp.bench_quick={1 if quick else 0} "
-             f"migbp.bench_secs={secs} migbp.bench_limit={limit}")
+             f"migbp.bench_secs={secs} migbp.bench_limit={limit}"
+             + (" migbp.bench_4k=1" if os.environ.get("BENCH_4K") == "1" else ""))
     append = qemu.cmdline(["bench"], test_timeout=3600, extra=extra)
     return qemu.command(bz, initrd, append, accel, mem=MEM, node_mem=NODE_MEM, extra=DIMM)
 
@@ -415,7 +513,7 @@ def series(rev="HEAD"):
         return []
 
 
-def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel):
+def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel, recs_s=()):
     agg_r = aggregate(recs_r, "refault")
     agg_o = aggregate(recs_o, "offline")
     lines = [f"Generated {meta['date']} by `{meta['cmd']}` (raw CSV: "
@@ -447,6 +545,12 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel):
               "per million page-moves tried; median [min-max] over boots. "
               "patched/base is per boot pair (0/0 = both zero).", "",
               refault_table(agg_r) if agg_r else "(no data)", ""]
+    dc = data_checks(recs_r)
+    if any(n for n, _ in dc.values()):
+        lines += ["Readers' data check (first word of every page against the pattern "
+                  "written before the run): " + "; ".join(
+                      f"{k}: {bad} wrong values in {n} runs" for k, (n, bad) in dc.items())
+                  + ".", ""]
     lines += ["### Memory offline under refault load", "",
               "seconds of `echo offline > /sys/devices/system/memory/memoryN/state` for the "
               "block holding most of a 128 MiB node-1 region; vmstat/IPI deltas are "
@@ -456,6 +560,13 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel):
     if bd:
         lines += ["Where the offline time goes (medians; each step adds one ingredient):", "",
                   bd, ""]
+    st = selftest_table(recs_s)
+    if st:
+        lines += ["### The series' selftest (vm/migration) on each kernel", "",
+                  "The same binary (built from the patched tree) run at the end of every "
+                  "boot. passed = boots in which the test passed; failed moves % = its own "
+                  "counter (status not the target node), median [min-max]; rounds = median "
+                  "move_pages() rounds in its 3 s.", "", st, ""]
     for p in pngs_rel:
         lines += [f"![{os.path.basename(p)}]({p})", ""]
     return "\n".join(lines), agg_r, agg_o
@@ -465,7 +576,9 @@ def write_report(outdir, meta, recs=None):
     """Tables + plots from a run directory; the full run also updates docs/."""
     quick, limit, stamp = meta["quick"], meta["limit"], meta["stamp"]
     if recs is None:
-        recs = {k: read_csv(os.path.join(outdir, f"{k}.csv"), k) for k in COLS}
+        recs = {k: read_csv(os.path.join(outdir, f"{k}.csv"), k) for k in COLS
+                if os.path.exists(os.path.join(outdir, f"{k}.csv"))}
+        recs.setdefault("selftest", [])     # runs from before the selftest was added
     # plots: full run -> docs/, quick -> the run's directory
     pngdir = os.path.join(ROOT, "docs") if not quick else outdir
     agg_r = aggregate(recs["refault"], "refault")
@@ -480,7 +593,7 @@ def write_report(outdir, meta, recs=None):
     rel = [os.path.relpath(p, os.path.dirname(DOC)) if not quick else os.path.basename(p)
            for p in final]
     text, _, _ = report(stamp, outdir, recs["refault"], recs["offline"], meta["boots"], meta,
-                        limit, rel)
+                        limit, rel, recs["selftest"])
     with open(os.path.join(outdir, "report.md"), "w") as f:
         f.write(text + "\n")
     if not quick:
@@ -500,7 +613,7 @@ LOG_NAME = re.compile(r"bench-(base|patched)-(\d+)-\d{8}-\d{6}\.log$")
 def records_from_logs(paths):
     """{kind: [(boot, kernel, row)]} from console logs named bench-<kernel>-<boot>-<stamp>.log
     (recovers a run that was interrupted before it wrote its CSV)."""
-    recs = {"refault": [], "offline": []}
+    recs = {kind: [] for kind in COLS}
     for p in sorted(paths):
         m = LOG_NAME.search(os.path.basename(p))
         if not m:
@@ -552,7 +665,7 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
         raise HarnessError(f"ACCEL={accel}: use tcg (default), kvm or auto (probe)")
     if accel == "auto":         # same accelerator for every boot of the run
         accel = "kvm" if qemu.kvm_boots(bz["base"], initrd) else "tcg"
-    recs = {"refault": [], "offline": []}
+    recs = {kind: [] for kind in COLS}
     errors, boot_secs, order = [], [], []
     meta = dict(machine(), accel=accel, boots=boots, order=order, boot_secs=boot_secs,
                 secs=secs, series=commits, errors=errors,
@@ -584,7 +697,8 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
                 for summary, _ in b.problems:
                     errors.append(f"{k} boot {i + 1}: {summary} (log {b.log})")
             info(f"{k} boot {i + 1}: {len(rows['refault'])} refault + "
-                 f"{len(rows['offline'])} offline rows, {len(errs)} errors")
+                 f"{len(rows['offline'])} offline + {len(rows['selftest'])} selftest rows, "
+                 f"{len(errs)} errors")
             save()
     failed_boots = meta["failed_boots"]
     write_report(outdir, meta, recs)

@@ -95,11 +95,20 @@ def test_keys_keep_first_seen_order_and_unpaired_boots():
 def test_offline_timeouts_counted_and_table_renders():
     rows, _ = bench.parse_console(CONSOLE)
     r = [(1, "base", rows["offline"][1]), (1, "patched", rows["offline"][0])]
-    (d,) = [x for x in bench.aggregate(r, "offline") if x["key"] == ("shared", 3)]
+    (d,) = [x for x in bench.aggregate(r, "offline") if x["key"] == ("shared", 3, 128)]
     # different keys: base has only shared, patched only private
     assert d["timeouts"] == {"base": 1, "patched": 0}
     table = bench.offline_table(bench.aggregate(r, "offline"), 120)
     assert table.startswith("| scenario | T |") and "120.0 [120.0-120.0]" in table
+
+
+def test_offline_region_size_is_part_of_the_key_and_label():
+    rows, _ = bench.parse_console(
+        "BENCH,offline,shared,3,16,memory40,20.00,ok,4096,0,9,1,32000,ok,0.4,x\n"
+        "BENCH,offline,shared,3,128,memory40,150.00,timeout,100,0,9,1,32000,ok,0.4,x\n")
+    agg = bench.aggregate([(1, "base", r) for r in rows["offline"]], "offline")
+    assert [d["label"] for d in agg] == ["shared T=3 16MiB", "shared T=3"]
+    assert "| shared (16 MiB) | 3 |" in bench.offline_table(agg, 120)
 
 
 def test_csv_round_trip(tmp_path):
@@ -186,3 +195,58 @@ def test_records_from_logs_take_kernel_and_boot_from_the_name(tmp_path):
     recs_ = bench.records_from_logs([str(p) for p in tmp_path.iterdir()])
     assert len(recs_["refault"]) == 3 and len(recs_["offline"]) == 2
     assert {(b, k) for b, k, _ in recs_["refault"]} == {(2, "patched")}
+
+
+SELFTEST_LOG = """\
+BENCHST: TAP version 13
+BENCHST: #  RUN           global.device_migration_keeps_dirty ...
+BENCHST: # device_migration_keeps_dirty: 32 written pages lost of 48
+BENCHST: not ok 1 global.device_migration_keeps_dirty
+BENCHST: # shared_anon_1page: 125 rounds, 44 pages moved, 81 failed to move (64.8%)
+BENCHST: # shared_anon_1page: 0 status entries unwritten, 0 errors (errno 0)
+[   12.345678] some printk BENCHST: ok 2 migration.shared_anon_1page
+BENCHST: # private_anon: 68 rounds, 272 pages moved, 0 failed to move (0.0%)
+BENCHST: ok 3 migration.private_anon # SKIP no second node
+# shared_anon: 1 rounds, 1 pages moved, 1 failed to move (50.0%)
+"""
+
+
+def test_selftest_lines_give_result_and_own_counters():
+    rows = bench.parse_selftest(SELFTEST_LOG)
+    by = {r["test"]: r for r in rows}
+    assert list(by) == ["device_migration_keeps_dirty", "shared_anon_1page", "private_anon"]
+    assert by["device_migration_keeps_dirty"]["result"] == "fail"
+    assert by["device_migration_keeps_dirty"]["lost"] == 32
+    assert by["shared_anon_1page"]["result"] == "pass"
+    assert (by["shared_anon_1page"]["rounds"], by["shared_anon_1page"]["failed"]) == (125, 81)
+    assert by["private_anon"]["result"] == "skip"
+    # lines without the prefix are not the bench's selftest
+    assert "shared_anon" not in by
+    rows2, errors = bench.parse_console(SELFTEST_LOG)
+    assert rows2["selftest"] == rows and not errors
+
+
+def test_selftest_table_counts_passes_per_kernel():
+    r = bench.parse_selftest(SELFTEST_LOG)
+    records = [(1, "base", x) for x in r] + [(1, "patched", dict(x, result="pass", failed=0))
+                                             for x in r]
+    t = bench.selftest_table(records)
+    line = [l for l in t.splitlines() if l.startswith("| shared_anon_1page")][0]
+    assert "| 1/1 | 64.8 [64.8-64.8] | 125 | 1/1 | 0.0 [0.0-0.0] | 125 |" in line
+    keep = [l for l in t.splitlines() if "keeps_dirty" in l][0]
+    assert "0/1; lost 32 of 48" in keep
+    assert bench.selftest_table([]) == ""
+
+
+def test_data_checks_sum_bad_values_per_kernel():
+    recs = [(1, "base", {"note": "bad=0"}), (1, "patched", {"note": "x bad=3"}),
+            (2, "patched", {"note": "ret>0:1"}), (2, "base", {"note": "bad=2"})]
+    assert bench.data_checks(recs) == {"base": (2, 2), "patched": (1, 3)}
+
+
+def test_csv_round_trip_of_selftest_rows(tmp_path):
+    rows = bench.parse_selftest(SELFTEST_LOG)
+    recs = [(1, "base", r) for r in rows]
+    p = tmp_path / "selftest.csv"
+    bench.write_csv(str(p), recs, "selftest")
+    assert bench.read_csv(str(p), "selftest") == recs
