@@ -30,8 +30,8 @@ def unmet(fragment, config):
 
 
 def fragments(kind):
-    """config files for a kernel flavour: vm, debug (= vm + debug), or a file stem."""
-    names = {"vm": ["vm"], "debug": ["vm", "debug"]}.get(kind, [kind])
+    """config files for a kernel flavour: vm, debug or trace (= vm + it), or a file stem."""
+    names = {"vm": ["vm"], "debug": ["vm", "debug"], "trace": ["vm", "trace"]}.get(kind, [kind])
     paths = [os.path.join(CONFIG, n + ".config") for n in names]
     for p in paths:
         if not os.path.exists(p):
