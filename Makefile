@@ -2,11 +2,12 @@
 # Variables: KERNEL=base|patched|both  TESTS=hmm-tests,migration  KCONFIG=vm|debug
 #            FORCE=1 (tree)  DEBUG=1 (check)  BOOT_TIMEOUT=900  ACCEL=tcg|kvm|auto
 #            bench: QUICK=1  BOOTS=5  BENCH_SECS=2  BENCH_LIMIT=120  BENCH_REPORT=build/bench/<run>  BENCH_REV=<build/linux rev>  BENCH_4K=1
+#            trace: KERNEL=base|patched|both  TRACE_SECS=3  TRACE_T=3
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 MIG = PYTHONPATH=host $(PYTHON) host/mig.py
-export KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K
+export KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K TRACE_SECS TRACE_T
 
-.PHONY: all check tree export run bench unit clean help deps
+.PHONY: all check tree export run bench trace unit clean help deps
 
 all:
 	@$(MIG) all
@@ -20,6 +21,8 @@ run:
 	@$(MIG) run
 bench:
 	@$(MIG) bench
+trace:
+	@$(MIG) trace
 unit:
 	@$(MIG) unit
 deps:
