@@ -135,6 +135,8 @@ def cmd_bench(a):
 
 def cmd_trace(a):
     env = os.environ.get
+    if env("TRACE_REPORT"):
+        return trace.rereport(env("TRACE_REPORT"))
     return trace.trace(kernels_of(a), secs=float(env("TRACE_SECS") or 3),
                        readers=int(env("TRACE_T") or 3), timeout=min(a.timeout, 600))
 

@@ -22,6 +22,7 @@ import collections
 import gzip
 import os
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 
@@ -30,13 +31,16 @@ from .util import BUILD, GUEST, OUT, HarnessError, Timer, info, log_path, run
 
 TRACE_SRC = os.path.join(GUEST, "trace", "shmem-fault.sh")
 TRACE_OUT = os.path.join(BUILD, "trace")
-BEGIN = "TRACE: BEGIN trace.gz.b64"
+BEGIN = re.compile(r"TRACE: BEGIN (\w+)\.gz\.b64")
 END = "TRACE: END"
 EAGAIN = -11
 # A shmem page under migration: 1 reference from isolation + 1 from the page
 # cache (expected_page_refs(): no PagePrivate, not THP, not device private).
 EXPECTED_REFS = 2
 TLB_REMOTE_SHOOTDOWN = 1
+# frames of the kprobe int3 handler above the probed function in a stack trace
+KPROBE_FRAMES = {"kprobe_trace_func", "kprobe_dispatcher", "aggr_pre_handler",
+                 "kprobe_int3_handler", "do_int3", "exc_int3", "asm_exc_int3"}
 
 # "  refault-83   [002] d..1   123.456789: fault: (handle_mm_fault+0x0/0x1b0) mm=0x.."
 LINE = re.compile(r"^\s*(?P<comm>.*?)-(?P<pid>\d+)\s+(?:\(\s*[-\d]+\)\s+)?\[(?P<cpu>\d+)\]"
@@ -93,7 +97,11 @@ def parse(text):
     for line in text.splitlines():
         if line.startswith(" => "):
             if stack is not None:
-                stack.append(line[4:].strip().split("+")[0])
+                frame = line[4:].strip().split("+")[0]
+                if frame in KPROBE_FRAMES:
+                    stack.clear()       # the probe's own frames, on top
+                else:
+                    stack.append(frame)
             continue
         ev = parse_line(line)
         stack = None
@@ -109,15 +117,22 @@ def parse(text):
 
 
 def extract(console):
-    """(trace text, [TRACE: lines]) from a console log; trace is "" if absent/corrupt."""
-    notes, b64, inside = [], [], False
+    """({run: trace text}, [TRACE: lines]) from a console log; a corrupt block is
+    left out and reported in the notes."""
+    notes, traces, b64, name = [], {}, [], None
     for line in console.splitlines():
-        if BEGIN in line:
-            inside, b64 = True, []
+        m = BEGIN.search(line)
+        if m:
+            name, b64 = m.group(1), []
             continue
-        if inside:
+        if name is not None:
             if END in line:
-                inside = False
+                try:
+                    traces[name] = gzip.decompress(base64.b64decode("".join(b64))).decode(
+                        "utf-8", "replace")
+                except (binascii.Error, OSError, EOFError) as e:
+                    notes.append(f"TRACE: ERROR cannot decode the {name} trace: {e}")
+                name = None
                 continue
             s = line.strip()
             if re.fullmatch(r"[A-Za-z0-9+/=]+", s):
@@ -126,20 +141,16 @@ def extract(console):
         i = line.find("TRACE: ")
         if i >= 0:
             notes.append(line[i:].strip())
-    if not b64:
-        return "", notes
-    try:
-        return gzip.decompress(base64.b64decode("".join(b64))).decode("utf-8", "replace"), notes
-    except (binascii.Error, OSError, EOFError) as e:
-        notes.append(f"TRACE: ERROR cannot decode the trace: {e}")
-        return "", notes
+    if name is not None:
+        notes.append(f"TRACE: ERROR the {name} trace is truncated")
+    return traces, notes
 
 
 def refault_rows(notes):
-    """{'control': row, 'traced': row} from the "TRACE: control/traced BENCH,..." lines."""
+    """{'control': row, 'traced-full': row, ...} from "TRACE: <run> BENCH,..." lines."""
     out = {}
     for n in notes:
-        m = re.match(r"TRACE: (control|traced) (BENCH,.*)$", n)
+        m = re.match(r"TRACE: (control|traced-\w+) (BENCH,.*)$", n)
         if m:
             rows, _ = bench.parse_console(m.group(2))
             if rows["refault"]:
@@ -151,31 +162,42 @@ def refault_rows(notes):
 
 @dataclass
 class Fault:
-    """One reader fault (handle_mm_fault entry) and what it ran into."""
+    """One reader fault on the migrated page (handle_mm_fault entry) and what it ran into."""
     pid: int
     ts: float
     mm: int
     kind: str = "present"       # none | migration-entry | present (nothing else seen)
     pte: object = None          # vmf->orig_pte seen by shmem_fault/do_swap_page
     in_migration: bool = False  # between migrate_pages() and mm_migrate_pages
-    in_ttu: bool = False        # while try_to_unmap_one() ran on this mm
-    shootdown: bool = False     # a TLB-shootdown IPI hit this reader during that ttu
+    ttu_start: float = None     # try_to_unmap_one() on this mm running at the fault
+    ttu_end: float = None       # ... and when it returned (migration entry written)
+    shootdown: float = None     # last TLB-shootdown IPI on this reader since ttu_start
     shmem_fault: bool = False
     lock_page: bool = False     # slept (or tried to) in __lock_page()
     wait_noref: bool = False    # put_and_wait_on_page_locked / migration_entry_wait_on_locked
 
 
+# What a reader was doing at a migrate_page_move_mapping() call:
+#   lock_page  asleep in __lock_page() on the page: holds find_lock_entry()'s ref
+#   noref_wait in put_and_wait_on_page_locked()/migration_entry_wait_on_locked():
+#              the ref (if any) is dropped once queued
+#   shmem_fault  otherwise inside shmem_fault(): from find_get_entry() on it
+#              holds a ref
+#   other      none of these
+STATES = ("lock_page", "shmem_fault", "noref_wait", "other")
+
+
 @dataclass
 class Check:
-    """One migrate_page_move_mapping() call: refcount at entry, result, holders."""
+    """One migrate_page_move_mapping() call: refcount at entry, result, readers."""
     ts: float
     page: int
     ref: int
     mapcount: int
     extra: int
     ret: object = None
-    lock_sleepers: list = field(default_factory=list)     # (pid, in shmem_fault, stack)
-    noref_waiters: list = field(default_factory=list)     # (pid, probe)
+    readers: dict = field(default_factory=dict)   # pid -> state (STATES)
+    stacks: list = field(default_factory=list)    # stacks of the lock_page sleepers
     first: int = 0              # index of the round's first event (for excerpts)
     last: int = 0
 
@@ -187,9 +209,8 @@ class Check:
     def extra_refs(self):
         return self.ref - self.expected
 
-    @property
-    def shmem_sleepers(self):
-        return sum(1 for _, in_sf, _ in self.lock_sleepers if in_sf)
+    def count(self, state):
+        return sum(1 for v in self.readers.values() if v == state)
 
 
 def correlate(events):
@@ -200,10 +221,11 @@ def correlate(events):
     faults, checks = [], []
     cur = {}                 # pid -> its current Fault
     in_sf = collections.Counter()     # pid -> shmem_fault depth
-    lock = {}                # pid -> (page, in shmem_fault, stack) while in __lock_page
+    lock = {}                # pid -> (page, stack) while in __lock_page
     noref = {}               # pid -> probe name while waiting without a reference
-    ttu_open = {}            # mm -> entry ts
+    ttu = None               # (mm, entry ts, [faults on that mm meanwhile])
     shot = {}                # reader pid -> ts of the last TLB-shootdown IPI it took
+    readers = set()
     in_mig, round_first, check = False, 0, None
     misc = collections.Counter()
     for i, e in enumerate(events):
@@ -216,32 +238,46 @@ def correlate(events):
                 misc["nr_succeeded"] += e.args.get("nr_succeeded", 0)
                 misc["nr_failed"] += e.args.get("nr_failed", 0)
             elif n == "ttu":
-                ttu_open[e.args.get("mm")] = e.ts
-            elif n == "ttu_ret":
-                ttu_open.clear()
+                ttu = (e.args.get("mm"), e.ts, [])
+            elif n == "ttu_ret" and ttu:
+                for f in ttu[2]:
+                    f.ttu_end = e.ts
+                ttu = None
             elif n == "mpmm":
                 check = Check(e.ts, e.args.get("page"), e.args.get("ref"),
                               e.args.get("mapcount"), e.args.get("extra", 0), first=round_first)
-                for p, (page, sf, st) in lock.items():
-                    if page == check.page and p not in migrators:
-                        check.lock_sleepers.append((p, sf, st))
-                check.noref_waiters = sorted(noref.items())
+                for p in sorted(readers):
+                    if p in lock and lock[p][0] == check.page:
+                        check.readers[p] = "lock_page"
+                        check.stacks.append(lock[p][1])
+                    elif p in noref:
+                        check.readers[p] = "noref_wait"
+                    elif in_sf[p]:
+                        check.readers[p] = "shmem_fault"
+                    else:
+                        check.readers[p] = "other"
             elif n == "mpmm_ret" and check is not None:
                 check.ret, check.last = e.args.get("ret"), i
                 checks.append(check)
                 check = None
             elif n == "lock_page":
-                misc["migrator_lock_page"] += 1
+                misc["migrator lock_page"] += 1
             continue
-        # readers
+        if e.comm != "refault":
+            continue
+        readers.add(pid)
         if n == "fault":
             if targets and e.args.get("addr", 0) & ~0xfff not in targets:
                 misc["reader faults elsewhere"] += 1
                 cur.pop(pid, None)
                 continue
             mm = e.args.get("mm")
-            f = Fault(pid, e.ts, mm, in_migration=in_mig, in_ttu=mm in ttu_open,
-                      shootdown=mm in ttu_open and shot.get(pid, -1.0) >= ttu_open[mm])
+            f = Fault(pid, e.ts, mm, in_migration=in_mig)
+            if ttu and ttu[0] == mm:
+                f.ttu_start = ttu[1]
+                if shot.get(pid, -1.0) >= ttu[1]:
+                    f.shootdown = shot[pid]
+                ttu[2].append(f)
             cur[pid] = f
             faults.append(f)
         elif n == "tlb_flush":
@@ -262,114 +298,164 @@ def correlate(events):
         elif n == "shmem_fault_ret":
             in_sf[pid] = max(0, in_sf[pid] - 1)
         elif n == "lock_page":
-            lock[pid] = (e.args.get("page"), in_sf[pid] > 0, tuple(e.stack))
+            lock[pid] = (e.args.get("page"), tuple(e.stack))
             if pid in cur:
                 cur[pid].lock_page = True
         elif n == "lock_page_ret":
             lock.pop(pid, None)
-            misc[f"lock_page returns to {e.caller}"] += 1
+            misc[f"reader __lock_page returned to {e.caller}"] += 1
         elif n in ("pawl", "mewl"):
             noref[pid] = n
             if pid in cur:
                 cur[pid].wait_noref = True
         elif n in ("pawl_ret", "mewl_ret"):
             noref.pop(pid, None)
+            misc[f"reader {'put_and_wait_on_page_locked' if n == 'pawl_ret' else n[:-4]} "
+                 f"returned to {e.caller}"] += 1
     return faults, checks, migrators, misc
 
 
+def median_ms(xs):
+    xs = sorted(xs)
+    return round(1000 * xs[len(xs) // 2], 2) if xs else None
+
+
 def summarize(events):
-    """Counts for the report (a dict of plain numbers, lists and Counters)."""
+    """Counts of the "full" run for the report (numbers, Counters, a few lists)."""
     faults, checks, migrators, misc = correlate(events)
     failed = [c for c in checks if c.ret not in (0, None)]
     ok = [c for c in checks if c.ret == 0]
+    state_tot = {st: sum(c.count(st) for c in failed) for st in STATES}
     s = {"events": len(events), "migrators": sorted(migrators),
          "readers": sorted({f.pid for f in faults}),
          "checks": len(checks), "failed": len(failed), "succeeded": len(ok),
          "failed_eagain": sum(1 for c in failed if c.ret == EAGAIN),
-         "failed_with_shmem_sleeper": sum(1 for c in failed if c.shmem_sleepers),
-         "failed_fully_explained": sum(1 for c in failed
-                                       if c.extra_refs == len(c.lock_sleepers)),
+         "failed_with_shmem_sleeper": sum(1 for c in failed if c.count("lock_page")),
+         "failed_with_shmem_reader": sum(1 for c in failed
+                                         if c.count("lock_page") + c.count("shmem_fault")),
+         "failed_by_sleepers": sum(1 for c in failed if c.extra_refs == c.count("lock_page")),
+         "failed_by_shmem": sum(1 for c in failed if 0 < c.extra_refs
+                                <= c.count("lock_page") + c.count("shmem_fault")),
          "failed_extra_refs": sum(max(0, c.extra_refs) for c in failed),
-         "failed_refs_by_sleepers": sum(len(c.lock_sleepers) for c in failed),
+         "failed_states": state_tot,
+         "ok_states": {st: sum(c.count(st) for c in ok) for st in STATES},
          "ref_at_failure": collections.Counter(c.ref for c in failed),
          "ref_at_success": collections.Counter(c.ref for c in ok),
          "mapcount_at_failure": collections.Counter(c.mapcount for c in failed),
-         "sleepers_at_failure": collections.Counter(len(c.lock_sleepers) for c in failed),
-         "noref_waiters_at_success": sum(len(c.noref_waiters) for c in ok),
-         "noref_waiters_at_failure": sum(len(c.noref_waiters) for c in failed),
-         "lock_sleepers_at_success": sum(len(c.lock_sleepers) for c in ok),
-         "holder_stacks": collections.Counter(st for c in failed
-                                              for _, _, st in c.lock_sleepers),
+         "unexplained": collections.Counter(
+             tuple(sorted(c.readers.values())) for c in failed
+             if c.extra_refs > c.count("lock_page") + c.count("shmem_fault")),
          "mm_migrate_pages": (misc["nr_succeeded"], misc["nr_failed"]),
          "misc": misc}
-    kinds = collections.Counter(f.kind for f in faults)
     mig = [f for f in faults if f.in_migration]
     none = [f for f in mig if f.kind == "none"]
-    s.update(faults=len(faults), fault_kinds=kinds,
+    ment = [f for f in mig if f.kind == "migration-entry"]
+    s.update(faults=len(faults), fault_kinds=collections.Counter(f.kind for f in faults),
              mig_faults=len(mig), mig_fault_kinds=collections.Counter(f.kind for f in mig),
-             none_in_ttu=sum(1 for f in none if f.in_ttu),
-             none_after_shootdown=sum(1 for f in none if f.in_ttu and f.shootdown),
+             none_in_ttu=sum(1 for f in none if f.ttu_start is not None),
+             none_after_shootdown=sum(1 for f in none if f.shootdown is not None),
              none_pte_zero=sum(1 for f in none if f.shmem_fault and f.pte == 0),
              none_pte_nonzero=sum(1 for f in none if f.shmem_fault and f.pte not in (0, None)),
              none_shmem_fault=sum(1 for f in none if f.shmem_fault),
              none_lock_page=sum(1 for f in none if f.lock_page),
              none_wait_noref=sum(1 for f in none if f.wait_noref),
-             migentry_in_ttu=sum(1 for f in mig if f.kind == "migration-entry" and f.in_ttu),
+             none_ms_before_ttu_end=median_ms([f.ttu_end - f.ts for f in none
+                                               if f.ttu_end is not None]),
+             none_ms_after_shootdown=median_ms([f.ts - f.shootdown for f in none
+                                                if f.shootdown is not None]),
+             ment_in_ttu=sum(1 for f in ment if f.ttu_start is not None),
              first_failure=(failed[0].first, failed[0].last) if failed else None)
     return s
+
+
+def stacks(events):
+    """Stacks of the readers' waits in the "stacks" run: {probe: Counter(stack)},
+    and the stacks of the __lock_page() calls made in a round before a failed check."""
+    migrators = {e.pid for e in events if e.name in ("migrate", "mpmm")}
+    every = collections.defaultdict(collections.Counter)
+    at_failure = collections.Counter()
+    pending = []
+    for e in events:
+        if e.pid in migrators:
+            if e.name == "migrate":
+                pending = []
+            elif e.name == "mpmm_ret" and e.args.get("ret") not in (0, None):
+                at_failure.update(pending)
+                pending = []
+            continue
+        if e.name in ("lock_page", "pawl", "mewl") and e.comm == "refault":
+            st = tuple(e.stack)
+            every[e.name][st] += 1
+            if e.name == "lock_page":
+                pending.append(st)
+    return every, at_failure
 
 
 def pct(a, b):
     return f"{100.0 * a / b:.0f}%" if b else "-"
 
 
-def format_summary(kernel, s, rows=None, excerpt=None):
-    """Plain-text report of one kernel's trace."""
+def fmt_stack(st, n=8):
+    return " < ".join(st[:n]) + (" < ..." if len(st) > n else "") if st else "(no stack)"
+
+
+def format_summary(kernel, s, rows=None, stk=None, excerpt=None):
+    """Plain-text report of one kernel: the full run's summary, the stacks run's stacks."""
     rows = rows or {}
     out = [f"== {kernel}"]
-    for k in ("control", "traced"):
+    for k in ("control", "traced-full", "traced-stacks"):
         r = rows.get(k)
         if r:
             out.append(f"refault {k}: {r['calls']} move_pages calls, {r['failed']} failed moves "
                        f"({r['failed_ppm']:,} ppm), pgmigrate_fail {r['pgmigrate_fail']}")
-    f = s["failed"]
-    out += [f"events {s['events']}, migrator pid(s) {s['migrators']}, readers {s['readers']}",
+    f, fs = s["failed"], s["failed_states"]
+    out += [f"full run: {s['events']} events, migrating pid {s['migrators']}, "
+            f"readers {s['readers']}",
             f"migrate_page_move_mapping: {s['checks']} calls, {s['succeeded']} ok, "
             f"{f} failed ({s['failed_eagain']} -EAGAIN); mm_migrate_pages "
             f"succeeded/failed {s['mm_migrate_pages'][0]}/{s['mm_migrate_pages'][1]}",
-            f"  refcount at entry of failed calls (expected {EXPECTED_REFS}): "
-            f"{dict(sorted(s['ref_at_failure'].items()))}; of ok calls "
-            f"{dict(sorted(s['ref_at_success'].items()))}; _mapcount (-1 = unmapped) at failure "
-            f"{dict(sorted(s['mapcount_at_failure'].items()))}",
-            f"  failed with >= 1 reader asleep in __lock_page from shmem_fault: "
-            f"{s['failed_with_shmem_sleeper']}/{f} ({pct(s['failed_with_shmem_sleeper'], f)})",
-            f"  extra refs at failures {s['failed_extra_refs']}, of which held by readers in "
-            f"__lock_page {s['failed_refs_by_sleepers']}; failures fully explained "
-            f"(extra refs == sleepers) {s['failed_fully_explained']}/{f}",
-            f"  readers in __lock_page per failure: "
-            f"{dict(sorted(s['sleepers_at_failure'].items()))}; at ok calls: "
-            f"{s['lock_sleepers_at_success']}",
-            f"  readers waiting without a ref: at failures {s['noref_waiters_at_failure']}, "
-            f"at ok calls {s['noref_waiters_at_success']}",
-            f"reader faults: {s['faults']} {dict(s['fault_kinds'])}; during a migration "
-            f"{s['mig_faults']} {dict(s['mig_fault_kinds'])}",
-            f"  pte-none faults during a migration: {s['mig_fault_kinds'].get('none', 0)}, "
-            f"started inside try_to_unmap_one() on their mm {s['none_in_ttu']}, of which after "
-            f"a TLB-shootdown IPI hit the reader {s['none_after_shootdown']}",
+            f"  refcount at entry (expected {EXPECTED_REFS}): failed "
+            f"{dict(sorted(s['ref_at_failure'].items()))}, ok "
+            f"{dict(sorted(s['ref_at_success'].items()))}; _mapcount at failed "
+            f"{dict(sorted(s['mapcount_at_failure'].items()))} (-1 = unmapped)",
+            f"  failed with >= 1 reader asleep in __lock_page (shmem_fault->find_lock_entry): "
+            f"{s['failed_with_shmem_sleeper']}/{f} ({pct(s['failed_with_shmem_sleeper'], f)}); "
+            f"with >= 1 reader in shmem_fault at all: {s['failed_with_shmem_reader']}/{f}",
+            f"  extra refs at failed calls: {s['failed_extra_refs']}; readers at those calls: "
+            + ", ".join(f"{st} {fs[st]}" for st in STATES),
+            f"  failed calls whose extra refs == readers in __lock_page: {s['failed_by_sleepers']}"
+            f"/{f}; <= readers in __lock_page or shmem_fault: {s['failed_by_shmem']}/{f}",
+            "  readers at ok calls: " + ", ".join(f"{st} {s['ok_states'][st]}" for st in STATES)]
+    if s["unexplained"]:
+        out.append("  failed calls with more extra refs than shmem_fault readers, by reader "
+                   "states: " + "; ".join(f"{'+'.join(k) or '-'} x{v}"
+                                          for k, v in s["unexplained"].most_common(4)))
+    out += [f"reader faults on the page: {s['faults']} {dict(s['fault_kinds'])}; during a "
+            f"migration {s['mig_faults']} {dict(s['mig_fault_kinds'])}",
+            f"  pte none: {s['mig_fault_kinds'].get('none', 0)}; started while "
+            f"try_to_unmap_one() ran on the reader's mm: {s['none_in_ttu']}, of which after a "
+            f"TLB-shootdown IPI on the reader: {s['none_after_shootdown']} (median "
+            f"{s['none_ms_after_shootdown']} ms after the IPI, {s['none_ms_before_ttu_end']} ms "
+            f"before try_to_unmap_one() returned)",
             f"  reached shmem_fault {s['none_shmem_fault']} (orig_pte 0: {s['none_pte_zero']}, "
-            f"non-zero: {s['none_pte_nonzero']}), slept in __lock_page {s['none_lock_page']}, "
+            f"non-zero: {s['none_pte_nonzero']}), then __lock_page {s['none_lock_page']}, "
             f"waited without a ref {s['none_wait_noref']}",
-            f"  migration-entry faults that started inside try_to_unmap_one(): "
-            f"{s['migentry_in_ttu']}"]
-    rets = {k: v for k, v in s["misc"].items() if k.startswith("lock_page returns")}
+            f"  migration entry: {s['mig_fault_kinds'].get('migration-entry', 0)}; started "
+            f"while try_to_unmap_one() ran on the reader's mm: {s['ment_in_ttu']}"]
+    rets = {k: v for k, v in s["misc"].items() if "returned to" in k}
     if rets:
         out.append("  " + ", ".join(f"{k} {v}" for k, v in sorted(rets.items())))
-    if s["holder_stacks"]:
-        out.append("stacks of readers asleep in __lock_page at failures (count, innermost first):")
-        for st, n in s["holder_stacks"].most_common(3):
-            out.append(f"  {n}x " + (" < ".join(st[:9]) if st else "(no stack)"))
+    if stk:
+        every, at_failure = stk
+        if at_failure:
+            out.append("stacks run: readers' __lock_page calls in a round before a failed check:")
+            out += [f"  {n}x {fmt_stack(st)}" for st, n in at_failure.most_common(3)]
+        for probe, c in sorted(every.items()):
+            out.append(f"stacks run: every reader {probe} ({sum(c.values())}):")
+            out += [f"  {n}x {fmt_stack(st)}" for st, n in c.most_common(3)]
     if excerpt:
-        out += ["first failure (trimmed):"] + [f"  {l}" for l in excerpt]
+        out += ["full run, the round of the first failed check (trimmed):"] + \
+            [f"  {l}" for l in excerpt]
     return "\n".join(out)
 
 
@@ -396,6 +482,41 @@ def build_guest(outdir, log):
                           out=os.path.join(outdir, "initramfs.cpio.gz"))
 
 
+def report_kernel(outdir, k, console):
+    """Summary of one kernel's boot (writes <k>-<run>.trace); None without a full trace."""
+    traces, notes = extract(console)
+    for n in notes:
+        if n.startswith(("TRACE: ERROR", "TRACE: NOPROBE", "TRACE: stats")):
+            info(f"{k}: {n}")
+    if "full" not in traces:
+        return None
+    for name, text in traces.items():
+        with open(os.path.join(outdir, f"{k}-{name}.trace"), "w") as f:
+            f.write(text)
+    events = parse(traces["full"])
+    s = summarize(events)
+    stk = stacks(parse(traces["stacks"])) if "stacks" in traces else None
+    return format_summary(k, s, refault_rows(notes), stk, excerpt(events, s["first_failure"]))
+
+
+def rereport(outdir):
+    """TRACE_REPORT=build/trace/<stamp>: summarize the saved console logs again."""
+    reports = []
+    for k in ("base", "patched"):
+        p = os.path.join(outdir, f"{k}-console.log")
+        if os.path.exists(p):
+            rep = report_kernel(outdir, k, open(p, errors="replace").read())
+            if rep:
+                reports.append(rep)
+    if not reports:
+        raise HarnessError(f"no <kernel>-console.log with a trace in {outdir}")
+    text = "\n\n".join(reports) + "\n"
+    with open(os.path.join(outdir, "summary.txt"), "w") as f:
+        f.write(text)
+    print(text, end="")
+    return 0
+
+
 def trace(kernels, secs=3, readers=3, timeout=600):
     stamp = time.strftime("%Y%m%d-%H%M%S")
     outdir = os.path.join(TRACE_OUT, stamp)
@@ -412,21 +533,14 @@ def trace(kernels, secs=3, readers=3, timeout=600):
         with Timer(f"boot {k}-trace"):
             b = qemu.boot(qemu.command(bz, initrd, append, qemu.probe_kvm()),
                           log_path(f"trace-{k}"), timeout, qemu.probe_kvm())
-        text, notes = extract(b.text)
-        for n in notes:
-            if n.startswith(("TRACE: ERROR", "TRACE: NOPROBE", "TRACE: stats")):
-                info(f"{k}: {n}")
-        if not b.ok or not text:
+        shutil.copyfile(b.log, os.path.join(outdir, f"{k}-console.log"))
+        rep = report_kernel(outdir, k, b.text)
+        if not b.ok or rep is None:
             bad.append(f"{k}: {'; '.join(p for p, _ in b.problems) or 'no trace'} "
                        f"(log {b.log})")
-            continue
-        with open(os.path.join(outdir, f"{k}.trace"), "w") as f:
-            f.write(text)
-        events = parse(text)
-        s = summarize(events)
-        rep = format_summary(k, s, refault_rows(notes), excerpt(events, s["first_failure"]))
-        reports.append(rep)
-        print("\n" + rep + "\n", flush=True)
+        if rep:
+            reports.append(rep)
+            print("\n" + rep + "\n", flush=True)
     with open(os.path.join(outdir, "summary.txt"), "w") as f:
         f.write("\n\n".join(reports) + "\n")
     info(f"traces and summary: {outdir}")
