@@ -442,6 +442,8 @@ def format_summary(kernel, s, rows=None, stk=None, excerpt=None):
             f"waited without a ref {s['none_wait_noref']}",
             f"  migration entry: {s['mig_fault_kinds'].get('migration-entry', 0)}; started "
             f"while try_to_unmap_one() ran on the reader's mm: {s['ment_in_ttu']}"]
+    out.append(f"  the migrating task slept in __lock_page {s['misc']['migrator lock_page']} "
+               f"times; reader faults elsewhere {s['misc']['reader faults elsewhere']}")
     rets = {k: v for k, v in s["misc"].items() if "returned to" in k}
     if rets:
         out.append("  " + ", ".join(f"{k} {v}" for k, v in sorted(rets.items())))
