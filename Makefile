@@ -6,7 +6,7 @@ PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo pyth
 MIG = PYTHONPATH=host $(PYTHON) host/mig.py
 export KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K
 
-.PHONY: all check tree export run bench unit clean help deps
+.PHONY: all check tree export run bench coverage unit clean help deps
 
 all:
 	@$(MIG) all
@@ -20,6 +20,8 @@ run:
 	@$(MIG) run
 bench:
 	@$(MIG) bench
+coverage:
+	@$(MIG) coverage
 unit:
 	@$(MIG) unit
 deps:
