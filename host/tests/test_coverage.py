@@ -135,12 +135,12 @@ def test_rows_and_report():
     assert [(r.hunk.start, r.functions, r.lines, r.missed) for r in rows] == [
         (10, ["f", "f2"], [10, 11, 12, 13], [11, 12]),
         (5, ["static void h(void)"], [5, 6], [])]
-    coverage.REASONS["mm/a.c"] = {"y = 2;": "an error path"}
+    coverage.REASONS[("mm/a.c", "f", "y = 2;")] = "an error path"
     try:
         text, ran, total = coverage.report(rows, unprofiled, lambda f, n: {11: "\tx = 1;",
                                                                            12: "  y = 2;"}[n])
     finally:
-        del coverage.REASONS["mm/a.c"]
+        del coverage.REASONS[("mm/a.c", "f", "y = 2;")]
     assert (ran, total) == (4, 6)
     assert "**Overall: 4 of 6 changed executable lines ran (66.7%; goal 90%).**" in text
     assert "| mm/a.c | 1 | 4 | 2 | 50.0 |" in text
@@ -177,7 +177,9 @@ def test_splice_doc_keeps_the_hand_written_rest():
 def test_make_args_profile_an_object_only_in_its_directory(tmp_path):
     args = coverage.make_args(["mm/memory.o", "lib/test_hmm.o", "x/memory.o"])
     assert args == ["GCOV_PROFILE_memory.o=$(if $(filter mm x,$(obj)),y)",
-                    "GCOV_PROFILE_test_hmm.o=$(if $(filter lib,$(obj)),y)"]
+                    "CFLAGS_memory.o=$(if $(filter mm x,$(obj)),-fno-early-inlining)",
+                    "GCOV_PROFILE_test_hmm.o=$(if $(filter lib,$(obj)),y)",
+                    "CFLAGS_test_hmm.o=$(if $(filter lib,$(obj)),-fno-early-inlining)"]
     # as kbuild uses them: a sub-make per directory, obj=<dir> on its command line
     (tmp_path / "Makefile").write_text("all:\n" + "".join(
         f"\t@$(MAKE) -s -f sub.mk obj={d}\n" for d in ("mm", "arch/x86/boot", "lib")))
