@@ -2,9 +2,10 @@
 # Variables: KERNEL=base|patched|both  TESTS=hmm-tests,migration  KCONFIG=vm|debug
 #            FORCE=1 (tree)  DEBUG=1 (check)  BOOT_TIMEOUT=900  ACCEL=tcg|kvm|auto
 #            bench: QUICK=1  BOOTS=5  BENCH_SECS=2  BENCH_LIMIT=120  BENCH_REPORT=build/bench/<run>  BENCH_REV=<build/linux rev>  BENCH_4K=1
+#            coverage: COVERAGE_LOG=build/logs/patched-gcov-<stamp>.log (report again, no boot)
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 MIG = PYTHONPATH=host $(PYTHON) host/mig.py
-export KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K
+export KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K COVERAGE_LOG
 
 .PHONY: all check tree export run bench coverage unit clean help deps
 

@@ -135,7 +135,7 @@ def cmd_bench(a):
 
 def cmd_coverage(a):
     deps.ensure()
-    return coverage.coverage(a.tests, a.timeout)
+    return coverage.coverage(a.tests, a.timeout, console_log=os.environ.get("COVERAGE_LOG"))
 
 
 def cmd_deps(a):

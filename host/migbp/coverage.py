@@ -20,7 +20,7 @@ import tarfile
 import time
 from dataclasses import dataclass, field
 
-from . import initramfs, kbuild, kconfig, qemu, results, run as runmod
+from . import initramfs, kbuild, kconfig, qemu, results, run as runmod, tap
 from .util import (BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock,
                    info, log_path, run)
 
@@ -254,8 +254,7 @@ REASONS = {
     ("mm/migrate.c", "migrate_vma_unmap", "migrate->src[i] &= ~MIGRATE_PFN_MIGRATE;"):
         "isolate_lru_page() failed: the page was off the LRU (isolated by a concurrent "
         "compaction, migration or reclaim) during migrate_vma_unmap(); " + RACE,
-    ("mm/migrate.c", "migrate_vma_unmap", "migrate->cpages--;"): "same isolate_lru_page() "
-        "failure (or, for the second one, a pinned page: see coverage-extra)",
+    ("mm/migrate.c", "migrate_vma_unmap", "migrate->cpages--;"): "same as the line above",
     ("mm/migrate.c", "migrate_vma_unmap", "restore++;"): "same as the line above",
     ("mm/migrate.c", "migrate_vma_unmap", "try_to_unmap(page, flags);"):
         "a page still mapped in another process when it is migrated to device memory; "
@@ -426,20 +425,36 @@ def analyse(out, src=LINUX, log=None):
     return rows, unprofiled
 
 
-def coverage(tests=None, timeout=qemu.DEFAULT_TIMEOUT, write_doc=True):
+def boot_and_dump(tests, timeout, log):
+    """Build + boot under one hold of the cpu lock (one wait, ~1 min warm)."""
+    with cpu_lock():
+        with Timer("guest userspace (selftests + initramfs)"):
+            bins = initramfs.build_tests(tests)
+            bins[EXTRA_TEST] = build_extra(log=log)
+            tests = tests + [EXTRA_TEST]
+            initrd = initramfs.pack(bins, out=os.path.join(OUT, "initramfs-gcov.cpio.gz"))
+        with Timer("build patched-gcov kernel"):
+            bz = build()
+        with Timer(f"boot patched-gcov + {', '.join(tests)} + gcov dump"):
+            return qemu.run_guest("patched-gcov", bz, initrd, tests, timeout,
+                                  extra="migbp.gcov=1")
+
+
+def recorded_boot(console_log):
+    """COVERAGE_LOG=<console log>: redo the report from an earlier boot of this build."""
+    text = open(console_log, errors="replace").read()
+    b = qemu.Boot(log=console_log, accel="recorded", text=text)
+    b.problems = qemu.scan(text)
+    return b
+
+
+def coverage(tests=None, timeout=qemu.DEFAULT_TIMEOUT, write_doc=True, console_log=None):
     if not os.path.isdir(os.path.join(LINUX, ".git")):
         raise HarnessError("no build/linux: run `make tree` first")
     tests = runmod.tests_to_run(tests)
     log = log_path("coverage")
-    with Timer("guest userspace (selftests + initramfs)"):
-        bins = initramfs.build_tests(tests)
-        bins[EXTRA_TEST] = build_extra(log=log)
-        tests = tests + [EXTRA_TEST]
-        initrd = initramfs.pack(bins, out=os.path.join(OUT, "initramfs-gcov.cpio.gz"))
-    with Timer("build patched-gcov kernel"):
-        bz = build()
-    with Timer(f"boot patched-gcov + {', '.join(tests)} + gcov dump"):
-        b = qemu.run_guest("patched-gcov", bz, initrd, tests, timeout, extra="migbp.gcov=1")
+    b = recorded_boot(console_log) if console_log else boot_and_dump(tests, timeout, log)
+    tests = [r.name for r in tap.split_runs(b.text)]
     runmod.report_problems("patched-gcov", b)
     rows = runmod.guest_rows("patched-gcov", b)
     print(results.table(rows), flush=True)
@@ -453,7 +468,8 @@ def coverage(tests=None, timeout=qemu.DEFAULT_TIMEOUT, write_doc=True):
         rows_c, unprofiled = analyse(out_dir(), log=log)
     rev = subprocess.run(["git", "-C", LINUX, "rev-parse", "--short", "HEAD"],
                          stdout=subprocess.PIPE, text=True).stdout.strip()
-    meta = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), rev=rev,
+    when = os.path.getmtime(b.log) if console_log else time.time()
+    meta = dict(date=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(when)), rev=rev,
                 tests=", ".join(tests), gcc=gcc_version())
     text, ran, total = report(rows_c, unprofiled, text_reader(), meta)
     print()

@@ -213,3 +213,11 @@ def test_run_gcov_on_a_real_object(tmp_path):
     lines = c["mm/t.c"]
     assert lines[3][0] == 1 and lines[4][0] == 0 and lines[9][0] == 1
     assert lines[4][1] == "f" and lines[9][1] == "main"
+
+
+def test_recorded_boot_is_read_back_for_a_new_report(tmp_path):
+    log = tmp_path / "patched-gcov.log"
+    log.write_text("MIGBP: BEGIN coverage-extra\nTAP version 13\n1..1\nok 1 batch_flush\n"
+                   "MIGBP: END coverage-extra rc=0 secs=3.2\n" + console(tgz(FILES)))
+    b = coverage.recorded_boot(str(log))
+    assert b.ok and coverage.extract(b.text)[1] == 2
