@@ -10,6 +10,7 @@
   unit     the harness's own pytest suite
   bench    base vs patched benchmark -> docs/benchmarks.md (QUICK=1: smoke, BOOTS=N)
   trace    ftrace a shared-anon refault storm on base/patched (issue 10) -> build/trace/
+  coverage gcov build of the patched kernel + selftests -> docs/coverage.md
   clean    remove build outputs (never build/linux)
 """
 import argparse
@@ -20,7 +21,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from migbp import bench, checks, deps, export, results, run, trace, tree  # noqa: E402
+from migbp import bench, checks, coverage, deps, export, results, run, trace, tree  # noqa: E402
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         info, log_path)
@@ -141,6 +142,11 @@ def cmd_trace(a):
                        readers=int(env("TRACE_T") or 3), timeout=min(a.timeout, 600))
 
 
+def cmd_coverage(a):
+    deps.ensure()
+    return coverage.coverage(a.tests, a.timeout, console_log=os.environ.get("COVERAGE_LOG"))
+
+
 def cmd_deps(a):
     got = deps.ensure()
     info(f"installed {' '.join(got)}" if got else "all dependencies present")
@@ -165,6 +171,7 @@ def parser():
     for name, fn in [("deps", cmd_deps), ("tree", cmd_tree), ("export", cmd_export),
                      ("run", cmd_run), ("all", cmd_all), ("check", cmd_check),
                      ("unit", cmd_unit), ("bench", cmd_bench), ("trace", cmd_trace),
+                     ("coverage", cmd_coverage),
                      ("clean", cmd_clean)]:
         s = sub.add_parser(name)
         s.set_defaults(fn=fn)

@@ -144,7 +144,8 @@ def boot(cmd, log, timeout=DEFAULT_TIMEOUT, accel="tcg", echo=True):
     return b
 
 
-def run_guest(kernel_name, bzimage, initrd, tests, timeout=DEFAULT_TIMEOUT, test_timeout=600):
+def run_guest(kernel_name, bzimage, initrd, tests, timeout=DEFAULT_TIMEOUT, test_timeout=600,
+              extra=""):
     accel = probe_kvm()
     if accel not in ("tcg", "kvm", "auto"):
         raise HarnessError(f"ACCEL={accel}: use tcg (default), kvm or auto (probe)")
@@ -152,5 +153,5 @@ def run_guest(kernel_name, bzimage, initrd, tests, timeout=DEFAULT_TIMEOUT, test
         accel = "kvm" if kvm_boots(bzimage, initrd) else "tcg"
     if accel == "kvm":
         info("using KVM: KVM guests are known to hang on these machines (FACTS.md)")
-    cmd = command(bzimage, initrd, cmdline(tests, test_timeout), accel)
+    cmd = command(bzimage, initrd, cmdline(tests, test_timeout, extra), accel)
     return boot(cmd, log_path(kernel_name), timeout, accel)
