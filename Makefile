@@ -1,12 +1,13 @@
 # Thin wrappers around host/mig.py (one entry point, like kunit.py).
 # Variables: KERNEL=base|patched|both  TESTS=hmm-tests,migration  KCONFIG=vm|debug
 #            FORCE=1 (tree)  DEBUG=1 (check)  BOOT_TIMEOUT=900  ACCEL=tcg|kvm|auto
+#            soak: DURATION=600 (seconds per kernel; KCONFIG defaults to debug)
 #            bench: QUICK=1  BOOTS=5  BENCH_SECS=2  BENCH_LIMIT=120  BENCH_REPORT=build/bench/<run>  BENCH_REV=<build/linux rev>
 PYTHON ?= $(shell test -x /usr/bin/python3 && echo /usr/bin/python3 || echo python3)
 MIG = PYTHONPATH=host $(PYTHON) host/mig.py
-export KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV
+export KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV DURATION
 
-.PHONY: all check tree export run bench unit clean help deps
+.PHONY: all check tree export run bench soak unit clean help deps
 
 all:
 	@$(MIG) all
@@ -20,6 +21,8 @@ run:
 	@$(MIG) run
 bench:
 	@$(MIG) bench
+soak:
+	@$(MIG) soak
 unit:
 	@$(MIG) unit
 deps:

@@ -9,6 +9,7 @@
   check    unit + tree + series checks + patched build/boot/tests (CI)
   unit     the harness's own pytest suite
   bench    base vs patched benchmark -> docs/benchmarks.md (QUICK=1: smoke, BOOTS=N)
+  soak     base and patched debug kernels under a migration mix for DURATION s -> docs/soak.md
   clean    remove build outputs (never build/linux)
 """
 import argparse
@@ -19,7 +20,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from migbp import bench, checks, deps, export, results, run, tree  # noqa: E402
+from migbp import bench, checks, deps, export, results, run, soak, tree  # noqa: E402
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         info, log_path)
@@ -132,6 +133,18 @@ def cmd_bench(a):
                        rev=env("BENCH_REV") or None)
 
 
+def cmd_soak(a):
+    env = os.environ.get
+    deps.ensure()
+    try:
+        duration = int(env("DURATION") or soak.DEFAULT_DURATION)
+    except ValueError:
+        raise HarnessError(f"DURATION={env('DURATION')}: seconds, e.g. DURATION=600")
+    # debug unless KCONFIG says otherwise; BOOT_TIMEOUT is the margin over DURATION
+    rows = soak.soak(duration, env("KCONFIG") or "debug", int(env("BOOT_TIMEOUT") or 0) or None)
+    return finish(rows)
+
+
 def cmd_deps(a):
     got = deps.ensure()
     info(f"installed {' '.join(got)}" if got else "all dependencies present")
@@ -155,7 +168,8 @@ def parser():
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, fn in [("deps", cmd_deps), ("tree", cmd_tree), ("export", cmd_export),
                      ("run", cmd_run), ("all", cmd_all), ("check", cmd_check),
-                     ("unit", cmd_unit), ("bench", cmd_bench), ("clean", cmd_clean)]:
+                     ("unit", cmd_unit), ("bench", cmd_bench), ("soak", cmd_soak),
+                     ("clean", cmd_clean)]:
         s = sub.add_parser(name)
         s.set_defaults(fn=fn)
         s.add_argument("--force", action="store_true", default=bool(os.environ.get("FORCE")),
