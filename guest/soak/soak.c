@@ -7,8 +7,8 @@
  *
  * Workers (one forked process each, started together, stopped together):
  *   private  4 MiB anon, MADV_NOHUGEPAGE   \  the main thread moves every page
- *   thp      4 x 2 MiB anon, MADV_HUGEPAGE  | to the other node with
- *   hugetlb  4 x 2 MiB MAP_HUGETLB          | move_pages(MPOL_MF_MOVE_ALL), back
+ *   thp      2 x 2 MiB anon, MADV_HUGEPAGE  | to the other node with
+ *   hugetlb  2 x 2 MiB MAP_HUGETLB          | move_pages(MPOL_MF_MOVE_ALL), back
  *   shared   4 MiB MAP_SHARED|MAP_ANONYMOUS / and forth, while 2 touchers
  *            (threads; forked processes for shared) verify and rewrite it
  *   fork     4 MiB anon (THP) being moved by a thread while the main thread

@@ -30,6 +30,18 @@ HUNG = re.compile(r"blocked for more than|hung_task|soft lockup")
 
 # ---------------------------------------------------------------- parsing
 
+LINE = {
+    "op": re.compile(r"op,([\w.-]+),(\d+)"),
+    "vmstat": re.compile(r"vmstat,(\w+),(-?\d+)"),
+    "verify": re.compile(r"verify,([\w-]+),(\d+),(\d+)"),
+    "progress": re.compile(r"progress,(\d+),(\d+),(-?\d+)"),
+    "result": re.compile(r"result,corrupted_bytes=(\d+),hung=(\d+),errors=(\d+)"),
+    "end": re.compile(r"end,(\d+(?:\.\d+)?)"),
+    "start": re.compile(r"start,(\d+(?:\.\d+)?)"),
+}
+TEXT = ("corrupt", "hung", "error", "info")
+
+
 def parse_console(text):
     """What the guest program said: a dict (see soak.c's header for the lines).
 
@@ -37,43 +49,39 @@ def parse_console(text):
     corrupt: [line]; verify: {region: (pages, bad bytes)}; hung: [line];
     errors: [text]; progress: [(secs, ops, pgmigrate_success)];
     result: {corrupted_bytes, hung, errors} or None; end: seconds or None.
-    Malformed SOAK lines land in errors.
+    A printk may start in the middle of a SOAK line (the console is shared):
+    numbers are matched as a prefix, lines that still do not parse are kept
+    in garbled (not errors: the verdict rests on result/verify/end).
     """
-    d = {"ops": {}, "vmstat": {}, "corrupt": [], "verify": {}, "hung": [], "errors": [],
-         "info": [], "progress": [], "result": None, "end": None, "start": None}
+    d = {"ops": {}, "vmstat": {}, "corrupt": [], "verify": {}, "hung": [], "error": [],
+         "info": [], "progress": [], "result": None, "end": None, "start": None,
+         "garbled": []}
     for line in text.splitlines():
         i = line.find("SOAK,")
         if i < 0:
             continue
-        f = line[i + len("SOAK,"):].strip().split(",")
-        kind, vals = f[0], f[1:]
-        try:
-            if kind == "op":
-                d["ops"][vals[0]] = int(vals[1])
-            elif kind == "vmstat":
-                d["vmstat"][vals[0]] = int(vals[1])
-            elif kind == "verify":
-                d["verify"][vals[0]] = (int(vals[1]), int(vals[2]))
-            elif kind == "corrupt":
-                d["corrupt"].append(",".join(vals))
-            elif kind == "hung":
-                d["hung"].append(",".join(vals))
-            elif kind == "error":
-                d["errors"].append(",".join(vals))
-            elif kind == "info":
-                d["info"].append(",".join(vals))
-            elif kind == "progress":
-                d["progress"].append(tuple(int(float(v)) for v in vals[:3]))
-            elif kind == "result":
-                d["result"] = {k: int(v) for k, v in (x.split("=", 1) for x in vals)}
-            elif kind == "end":
-                d["end"] = float(vals[0])
-            elif kind == "start":
-                d["start"] = float(vals[0])
-            else:
-                raise ValueError(kind)
-        except (ValueError, IndexError):
-            d["errors"].append(f"malformed: {line.strip()}")
+        rest = line[i + len("SOAK,"):].strip()
+        kind = rest.split(",", 1)[0]
+        if kind in TEXT:
+            d[kind].append(rest[len(kind) + 1:])
+            continue
+        m = LINE[kind].match(rest) if kind in LINE else None
+        if not m:
+            d["garbled"].append(line.strip())
+        elif kind == "op":
+            d["ops"][m.group(1)] = int(m.group(2))
+        elif kind == "vmstat":
+            d["vmstat"][m.group(1)] = int(m.group(2))
+        elif kind == "verify":
+            d["verify"][m.group(1)] = (int(m.group(2)), int(m.group(3)))
+        elif kind == "progress":
+            d["progress"].append(tuple(int(x) for x in m.groups()))
+        elif kind == "result":
+            d["result"] = dict(zip(("corrupted_bytes", "hung", "errors"),
+                                   (int(x) for x in m.groups())))
+        else:
+            d[kind] = float(m.group(1))
+    d["errors"] = d.pop("error")
     return d
 
 

@@ -38,9 +38,11 @@ def test_parse_console():
     assert g["end"] == 125 and g["start"] == 120 and not g["errors"]
 
 
-def test_malformed_lines_are_errors():
-    g = soak.parse_console("SOAK,op,x\nSOAK,bogus,1\nSOAK,vmstat,a,notanumber\n")
-    assert len(g["errors"]) == 3 and all(e.startswith("malformed:") for e in g["errors"])
+def test_garbled_lines_are_kept_apart_and_glued_printk_after_a_number_is_ignored():
+    g = soak.parse_console("SOAK,op,x\nSOAK,bogus,1\nSOAK,vmstat,a,notanumber\n"
+                           "SOAK,op,fork.fork_exit,12[  33.1] migrating pfn 1234 failed\n")
+    assert len(g["garbled"]) == 3 and not g["errors"]
+    assert g["ops"] == {"fork.fork_exit": 12}
 
 
 def statuses(rows):
