@@ -15,7 +15,8 @@ import time
 
 from . import bench, initramfs, kbuild, qemu
 from .results import Result
-from .util import BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, info, log_path, run
+from .util import (BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
+                   log_path, run)
 
 SOAK_SRC = os.path.join(GUEST, "soak")
 SOAK_OUT = os.path.join(BUILD, "soak")
@@ -102,7 +103,7 @@ def verdict(kernel, text, timed_out=False, seconds=None):
     res = g["result"] or {}
     finished = g["end"] is not None and any(qemu.DONE in l for l in text.splitlines())
     corrupted = res.get("corrupted_bytes")
-    hung = len(khung) + len(g["hung"]) + (0 if finished else 1)
+    hung = len(khung) + len(g["hung"]) + (1 if timed_out and not finished else 0)
     v = {"kernel": kernel, "ops": g["ops"], "vmstat": g["vmstat"], "splats": len(splats),
          "splat_lines": splats[:10], "hung": hung, "hung_lines": (khung + g["hung"])[:10],
          "corrupted": corrupted, "corrupt_lines": g["corrupt"][:10], "errors": g["errors"],
@@ -122,7 +123,8 @@ def verdict(kernel, text, timed_out=False, seconds=None):
                f"{corrupted} bytes" + (f", final pass {bad_verify}" if bad_verify else "")
                if corrupted or bad_verify else ""),
         Result(kernel, "soak", "hung tasks = 0", "pass" if not hung else "fail",
-               note=f"{hung}: {(khung + g['hung'] + [why])[0][:60]}" if hung else ""),
+               note=f"{hung}: {(khung + g['hung'] + ['guest timed out'])[0][:60]}"
+               if hung else ""),
         Result(kernel, "soak", "guest errors = 0", "pass" if not g["errors"] else "fail",
                note=f"{len(g['errors'])}: {g['errors'][0][:60]}" if g["errors"] else ""),
     ]
@@ -220,6 +222,20 @@ def guest_command(bz, initrd, duration, accel):
                         extra=bench.DIMM)
 
 
+def boot_one(k, bzimage, initrd, duration, accel, timeout, kconfig, outdir, boot_secs,
+             verdicts, rows):
+    name = k if kconfig == "vm" else f"{k}-{kconfig}"
+    with Timer(f"soak {name} ({duration} s)"):
+        b = qemu.boot(guest_command(bzimage, initrd, duration, accel),
+                      os.path.join(outdir, f"console-{k}.log"), timeout, accel)
+    boot_secs.append((k, b.seconds))
+    v, r = verdict(k, b.text, b.timed_out, b.seconds)
+    verdicts.append(v)
+    rows += [Result(name, x.binary, x.test, x.status, x.seconds, x.note) for x in r]
+    info(f"{name}: {sum(v['ops'].values()):,} ops, {v['splats']} splats, "
+         f"{fmt(v['corrupted'])} corrupted bytes, {v['hung']} hung")
+
+
 def soak(duration=None, kconfig="debug", timeout=None, kernels=("base", "patched")):
     """Returns the Result rows; writes build/soak/<stamp>/ and docs/soak.md."""
     duration = duration or DEFAULT_DURATION
@@ -251,19 +267,11 @@ def soak(duration=None, kconfig="debug", timeout=None, kernels=("base", "patched
                 kconfig=kconfig, stamp=stamp, series=commits, boot_secs=boot_secs,
                 cmd=f"make soak DURATION={duration}"
                     + (f" KCONFIG={kconfig}" if kconfig != "debug" else ""))
-    for k in kernels:
-        if k not in bz:
-            continue
-        name = k if kconfig == "vm" else f"{k}-{kconfig}"
-        with Timer(f"soak {name} ({duration} s)"):
-            b = qemu.boot(guest_command(bz[k], initrd, duration, accel),
-                          os.path.join(outdir, f"console-{k}.log"), timeout, accel)
-        boot_secs.append((k, b.seconds))
-        v, r = verdict(k, b.text, b.timed_out, b.seconds)
-        verdicts.append(v)
-        rows += [Result(name, x.binary, x.test, x.status, x.seconds, x.note) for x in r]
-        info(f"{name}: {sum(v['ops'].values()):,} ops, {v['splats']} splats, "
-             f"{fmt(v['corrupted'])} corrupted bytes, {v['hung']} hung")
+    with cpu_lock():        # both boots back to back, one wait for the lock
+        for k in kernels:
+            if k in bz:
+                boot_one(k, bz[k], initrd, duration, accel, timeout, kconfig, outdir,
+                         boot_secs, verdicts, rows)
     meta["date"] = time.strftime("%Y-%m-%d %H:%M")
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"meta": meta, "verdicts": verdicts}, f, indent=1)

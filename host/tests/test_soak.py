@@ -113,6 +113,16 @@ def test_guest_that_never_finished_fails_and_counts_as_hung():
     assert v["corrupted"] is None and "timed out" in rows[0].note
 
 
+def test_guest_that_panicked_is_a_splat_and_unfinished_not_a_hang():
+    text = CLEAN.split("SOAK,op,")[0] + (
+        "[   24.304852] BUG: unable to handle page fault for address: ffffed2f9fffb400\n"
+        "[   24.341703] Kernel panic - not syncing: Fatal exception\n")
+    v, rows = soak.verdict("patched", text)
+    st = statuses(rows)
+    assert st["ran to the end"] == "fail" and st["kernel splats = 0"] == "fail"
+    assert st["hung tasks = 0"] == "pass" and v["splats"] == 2
+
+
 def test_guest_errors_fail():
     text = CLEAN.replace("SOAK,end,125", "SOAK,error,hmm: open /dev/hmm_dmirror0: No such file\n"
                          "SOAK,end,125")
