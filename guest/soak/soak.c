@@ -88,7 +88,7 @@
 	X(hmm_device_read) X(hmm_device_write) X(hmm_cpu_fault_back) X(hmm_ioctl_errors) \
 	X(hmm_verify_pages) \
 	X(compact_runs) \
-	X(offline_ok) X(offline_timeout) X(offline_busy) X(online_ok)
+	X(offline_ok) X(offline_timeout) X(offline_busy) X(offline_online_ok)
 
 #define ENUM(n) n,
 enum { OPS(ENUM) NOPS };
@@ -490,8 +490,8 @@ static void fork_worker(void)
 	struct mover_arg ma;
 	pthread_t mth;
 	/* the child's own move_pages() arrays, allocated before fork() */
-	void *caddr[64];
-	int cnode[64], cstatus[64];
+	void *caddr[16];
+	int cnode[16], cstatus[16];
 
 	start_mover(&mth, &ma, r.mem, len, PAGE, fork_move_pages, fork_pages_moved, stop);
 	while (!stopping()) {
@@ -506,12 +506,12 @@ static void fork_worker(void)
 			size_t p;
 
 			/* move part of the COW-shared snapshot ourselves */
-			for (int i = 0; i < 64; i++) {
+			for (int i = 0; i < 16; i++) {
 				caddr[i] = r.mem + (rand_r(&s) % pages) * PAGE;
 				cnode[i] = rand_r(&s) & 1;
 				cstatus[i] = SENTINEL;
 			}
-			move_pages(0, 64, caddr, cnode, cstatus, MPOL_MF_MOVE_ALL);
+			move_pages(0, 16, caddr, cnode, cstatus, MPOL_MF_MOVE_ALL);
 			count(fork_child_move_pages, 1);
 			for (p = 0; p < pages; p++)
 				check_page("fork-child", r.mem + p * PAGE, r.seed, p, r.gen[p], 0);
@@ -878,7 +878,7 @@ static void offline_worker(int limit)
 				error("offline: online_movable memory%d: %s", blocks[i], strerror(-r));
 				_exit(1);
 			}
-			count(online_ok, 1);
+			count(offline_online_ok, 1);
 		}
 		usleep(500000);
 	}
