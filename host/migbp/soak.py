@@ -246,6 +246,13 @@ def soak(duration=None, kconfig="debug", timeout=None, kernels=("base", "patched
     stamp = time.strftime("%Y%m%d-%H%M%S")
     outdir = os.path.join(SOAK_OUT, stamp)
     os.makedirs(outdir, exist_ok=True)
+    # One hold of the cpu lock for the builds (no-ops when up to date) and both
+    # boots back to back: on a busy machine every release costs a long wait.
+    with cpu_lock():
+        return _soak(duration, kconfig, timeout, kernels, accel, stamp, outdir)
+
+
+def _soak(duration, kconfig, timeout, kernels, accel, stamp, outdir):
     log = log_path("soak-build")
     rows, verdicts, boot_secs, bz = [], [], [], {}
     for k in kernels:
@@ -267,11 +274,10 @@ def soak(duration=None, kconfig="debug", timeout=None, kernels=("base", "patched
                 kconfig=kconfig, stamp=stamp, series=commits, boot_secs=boot_secs,
                 cmd=f"make soak DURATION={duration}"
                     + (f" KCONFIG={kconfig}" if kconfig != "debug" else ""))
-    with cpu_lock():        # both boots back to back, one wait for the lock
-        for k in kernels:
-            if k in bz:
-                boot_one(k, bz[k], initrd, duration, accel, timeout, kconfig, outdir,
-                         boot_secs, verdicts, rows)
+    for k in kernels:
+        if k in bz:
+            boot_one(k, bz[k], initrd, duration, accel, timeout, kconfig, outdir,
+                     boot_secs, verdicts, rows)
     meta["date"] = time.strftime("%Y-%m-%d %H:%M")
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"meta": meta, "verdicts": verdicts}, f, indent=1)
