@@ -11,6 +11,7 @@
   bench    base vs patched benchmark -> docs/benchmarks.md (QUICK=1: smoke, BOOTS=N)
   trace    ftrace a shared-anon refault storm on base/patched (issue 10) -> build/trace/
   coverage gcov build of the patched kernel + selftests -> docs/coverage.md
+  soak     base and patched debug kernels under a migration mix for DURATION s -> docs/soak.md
   clean    remove build outputs (never build/linux)
 """
 import argparse
@@ -21,7 +22,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from migbp import bench, checks, coverage, deps, export, results, run, trace, tree  # noqa: E402
+from migbp import bench, checks, coverage, deps, export, results, run, soak, trace, tree  # noqa: E402
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         info, log_path)
@@ -147,6 +148,18 @@ def cmd_coverage(a):
     return coverage.coverage(a.tests, a.timeout, console_log=os.environ.get("COVERAGE_LOG"))
 
 
+def cmd_soak(a):
+    env = os.environ.get
+    deps.ensure()
+    try:
+        duration = int(env("DURATION") or soak.DEFAULT_DURATION)
+    except ValueError:
+        raise HarnessError(f"DURATION={env('DURATION')}: seconds, e.g. DURATION=600")
+    # debug unless KCONFIG says otherwise; BOOT_TIMEOUT is the margin over DURATION
+    rows = soak.soak(duration, env("KCONFIG") or "debug", int(env("BOOT_TIMEOUT") or 0) or None)
+    return finish(rows)
+
+
 def cmd_deps(a):
     got = deps.ensure()
     info(f"installed {' '.join(got)}" if got else "all dependencies present")
@@ -170,8 +183,8 @@ def parser():
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, fn in [("deps", cmd_deps), ("tree", cmd_tree), ("export", cmd_export),
                      ("run", cmd_run), ("all", cmd_all), ("check", cmd_check),
-                     ("unit", cmd_unit), ("bench", cmd_bench), ("trace", cmd_trace),
-                     ("coverage", cmd_coverage),
+                     ("unit", cmd_unit), ("bench", cmd_bench), ("soak", cmd_soak),
+                     ("trace", cmd_trace), ("coverage", cmd_coverage),
                      ("clean", cmd_clean)]:
         s = sub.add_parser(name)
         s.set_defaults(fn=fn)

@@ -85,37 +85,6 @@ static void on_alarm(int sig)
 	(void)sig;
 }
 
-static int read_str(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY);
-	ssize_t r;
-
-	if (fd < 0)
-		return -1;
-	r = read(fd, buf, n - 1);
-	close(fd);
-	if (r < 0)
-		return -1;
-	buf[r] = 0;
-	while (r > 0 && (buf[r - 1] == '\n' || buf[r - 1] == ' '))
-		buf[--r] = 0;
-	return 0;
-}
-
-/* write to a sysfs file; returns 0 or -errno */
-static int write_str(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY);
-	int ret = 0;
-
-	if (fd < 0)
-		return -errno;
-	if (write(fd, s, strlen(s)) < 0)
-		ret = -errno;
-	close(fd);
-	return ret;
-}
-
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
