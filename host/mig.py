@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from migbp import bench, checks, coverage, deps, export, results, run, soak, trace, tree  # noqa: E402
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
-                        info, log_path)
+                        free_text, info, is_disk_full, log_path)
 
 KERNELS = {"base": ["base"], "patched": ["patched"], "both": ["base", "patched"]}
 
@@ -208,6 +208,10 @@ def main(argv=None):
         return die(e)
     except KeyboardInterrupt:
         return die("interrupted")
+    except OSError as e:
+        if is_disk_full(e):     # e.g. a log or initramfs write in Python
+            return die(f"disk full: {e.filename or ''} ({free_text()})")
+        raise
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@ import os
 
 from . import kconfig
 from .tree import worktree
-from .util import (BASE_TAG, BUILD, LINUX, OUT, SRC, cache_dir, cpu_lock,
+from .util import (BASE_TAG, BUILD, LINUX, OUT, SRC, cache_dir, check_space, cpu_lock,
                    info, log_path, run)
 
 JOBS = os.environ.get("JOBS", "2")
@@ -40,6 +40,7 @@ def build(kernel, kind="vm", src=None, out=None, log=None):
     out = out or out_dir(kernel, kind)
     log = log or log_path(f"build-{kernel}-{kind}")
     info(f"building {kernel} ({kind} config) in {os.path.relpath(out, BUILD)}; log {log}")
+    check_space()
     with cpu_lock():
         kconfig.configure(src, out, kconfig.fragments(kind), log=log, env=env())
         make(src, out, ["bzImage"], log=log, what=f"build of {kernel} kernel")

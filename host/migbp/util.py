@@ -1,7 +1,9 @@
 """Shared helpers: paths, logging, running commands, the shared CPU lock."""
 import contextlib
+import errno
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -72,6 +74,8 @@ def run(cmd, cwd=None, env=None, log=None, check=True, input=None,
     except subprocess.TimeoutExpired as e:
         raise HarnessError(f"{what or cmd[0]} timed out after {timeout}s", log)
     out = p.stdout or ""
+    if p.returncode != 0 and "No space left on device" in out:
+        raise HarnessError(f"{what or cmd[0]} failed: disk full ({free_text()})", log)
     if log:
         with open(log, "a") as f:
             f.write(f"$ {' '.join(cmd)}   (cwd={cwd or os.getcwd()})\n{out}\n"
@@ -83,6 +87,32 @@ def run(cmd, cwd=None, env=None, log=None, check=True, input=None,
         raise HarnessError(f"{what or ' '.join(cmd[:3])} failed "
                            f"(exit {p.returncode}): {last}", log)
     return p.returncode, out
+
+
+# A cold kernel build with its objects takes ~1.5 GiB; the debug (KASAN) one more.
+MIN_FREE = 3 << 30
+
+
+def free_text(path=None):
+    path = path or (BUILD if os.path.isdir(BUILD) else ROOT)
+    try:
+        return f"{shutil.disk_usage(path).free >> 20} MiB free in {path}"
+    except OSError:
+        return f"free space of {path} unknown"
+
+
+def check_space(path=None, need=MIN_FREE):
+    """Refuse to start a build on a nearly full disk: one clear line, not a
+    compiler error from the middle of the build."""
+    path = path or (BUILD if os.path.isdir(BUILD) else ROOT)
+    free = shutil.disk_usage(path).free
+    if free < need:
+        raise HarnessError(f"disk nearly full: {free >> 20} MiB free in {path}, "
+                           f"a kernel build needs about {need >> 20} MiB (make clean?)")
+
+
+def is_disk_full(exc):
+    return isinstance(exc, OSError) and exc.errno == errno.ENOSPC
 
 
 _held = {}     # lock path -> nesting depth: cpu_lock is re-entrant in-process

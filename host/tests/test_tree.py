@@ -101,6 +101,28 @@ def test_patch_that_does_not_apply_names_patch_and_file(repo, series):
     assert not os.path.exists(repo / ".git" / "rebase-apply")
 
 
+def snapshot(d):
+    return {p.name: p.read_bytes() for p in sorted(d.iterdir())}
+
+
+def test_failing_runs_never_touch_patches(repo, series):
+    """A patch that does not apply, and unexported work refused: patches/ stays
+    byte for byte what it was."""
+    p = series / "0002-mm-second.patch"
+    p.write_text(p.read_text().replace("line 19", "line nineteen"))
+    before = snapshot(series)
+    sh(repo, "reset", "-q", "--hard", BASE_TAG)
+    with pytest.raises(HarnessError):
+        tree.ensure_tree(repo=str(repo), patches=str(series))
+    assert snapshot(series) == before
+    (repo / "new.c").write_text("x")
+    sh(repo, "add", "new.c")
+    sh(repo, "commit", "-qm", "wip")
+    with pytest.raises(HarnessError):
+        tree.ensure_tree(repo=str(repo), patches=str(series))
+    assert snapshot(series) == before
+
+
 def test_empty_series_is_the_base(repo, tmp_path):
     patches = tmp_path / "empty"
     patches.mkdir()
