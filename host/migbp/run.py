@@ -25,6 +25,19 @@ def report_problems(kernel, boot):
         print(f"\n*** {kernel}: {summary}\n{text}\n*** full log: {boot.log}\n", flush=True)
 
 
+def build_row(kernel, kind="vm"):
+    """Build one kernel: (its name, bzImage or None, the result row). A build
+    failure is a failing row and an error line, not an exception."""
+    name = kernel if kind == "vm" else f"{kernel}-{kind}"
+    try:
+        with Timer(f"build {name} kernel") as t:
+            bz = kbuild.build(kernel, kind)
+        return name, bz, Result(name, "build", "kernel build", "pass", round(t.seconds))
+    except HarnessError as e:
+        print(f"error: {e}", flush=True)
+        return name, None, Result(name, "build", "kernel build", "fail", note=str(e))
+
+
 def run_kernels(kernels, tests=None, kind="vm", timeout=qemu.DEFAULT_TIMEOUT, build=True):
     """Rows for each kernel. Build failures become failing rows, not exceptions."""
     tests = tests_to_run(tests)
@@ -32,14 +45,9 @@ def run_kernels(kernels, tests=None, kind="vm", timeout=qemu.DEFAULT_TIMEOUT, bu
         initrd = initramfs.pack(initramfs.build_tests(tests))
     rows = []
     for k in kernels:
-        name = k if kind == "vm" else f"{k}-{kind}"
-        try:
-            with Timer(f"build {name} kernel") as t:
-                bz = kbuild.build(k, kind)
-            rows.append(Result(name, "build", "kernel build", "pass", round(t.seconds)))
-        except HarnessError as e:
-            rows.append(Result(name, "build", "kernel build", "fail", note=str(e)))
-            print(f"error: {e}", flush=True)
+        name, bz, row = build_row(k, kind)
+        rows.append(row)
+        if not bz:
             continue
         with Timer(f"boot {name} + {', '.join(tests)}"):
             b = qemu.run_guest(name, bz, initrd, tests, timeout)

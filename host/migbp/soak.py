@@ -13,8 +13,9 @@ import re
 import shutil
 import time
 
-from . import bench, initramfs, kbuild, qemu
+from . import bench, initramfs, qemu
 from .results import Result
+from .run import build_row
 from .util import (BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
                    log_path, run)
 
@@ -256,14 +257,9 @@ def _soak(duration, kconfig, timeout, kernels, accel, stamp, outdir):
     log = log_path("soak-build")
     rows, verdicts, boot_secs, bz = [], [], [], {}
     for k in kernels:
-        name = k if kconfig == "vm" else f"{k}-{kconfig}"
-        try:
-            with Timer(f"build {name} kernel") as t:
-                built = kbuild.build(k, kconfig)
-            rows.append(Result(name, "build", "kernel build", "pass", round(t.seconds)))
-        except HarnessError as e:
-            rows.append(Result(name, "build", "kernel build", "fail", note=str(e)))
-            print(f"error: {e}", flush=True)
+        _, built, row = build_row(k, kconfig)
+        rows.append(row)
+        if not built:
             continue
         bz[k] = os.path.join(outdir, f"bzImage-{k}")     # what was booted, kept
         shutil.copyfile(built, bz[k])
