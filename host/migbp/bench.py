@@ -367,7 +367,7 @@ def splice_doc(old, generated):
         pre, rest = old.split(BEGIN, 1)
         post = rest.split(END, 1)[1]
         return pre + block + post
-    head = "# Benchmarks: base 5.10.223 vs the patched series\n\n"
+    head = f"# Benchmarks: base {BASE_TAG[1:]} vs the patched series\n\n"
     return head + block + "\n" + (("\n" + old) if old else "")
 
 
@@ -436,7 +436,7 @@ set xtics rotate by -50 left font ",8"
 set grid ytics
 set key top left
 {extra}
-plot "{dat}" using 2:3:4:xtic(1) title "base 5.10.223" lc rgb "#888888", \\
+plot "{dat}" using 2:3:4:xtic(1) title "base {BASE_TAG[1:]}" lc rgb "#888888", \\
      "" using 5:6:7 title "patched" lc rgb "#1f77b4"
 """
         p = subprocess.run([gnuplot], input=script, text=True, capture_output=True)

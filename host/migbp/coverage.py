@@ -7,7 +7,7 @@ migbp.gcov=1: guest/init then prints the gcda files of
 /sys/kernel/debug/gcov as a base64 tar.gz between MIGBP: GCOV markers.
 Here they go next to the .gcno files of the build, gcov (the gcc that built
 the kernel) turns them into line counts, and the added lines of
-`git diff v5.10.223..HEAD -U0` are looked up in them.
+`git diff v<BASE>..HEAD -U0` are looked up in them.
 """
 import base64
 import hashlib

@@ -16,7 +16,7 @@ import time
 from . import bench, initramfs, qemu
 from .results import Result
 from .run import build_row
-from .util import (BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
+from .util import (BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
                    log_path, run)
 
 SOAK_SRC = os.path.join(GUEST, "soak")
@@ -171,7 +171,7 @@ def report(verdicts, meta):
              + (" + `config/debug.config` (KASAN, lockdep, DEBUG_VM...)"
                 if meta["kconfig"] == "debug" else "") + "; cmdline adds `"
              + bench.KERNEL_ARGS + "`.",
-             f"- Kernels: `base` = v5.10.223, `patched` = v5.10.223 + "
+             f"- Kernels: `base` = {BASE_TAG}, `patched` = {BASE_TAG} + "
              + "; ".join(f"`{s}`" for s in meta["series"]) + ".", "",
              "Operation counts are totals over the run (`<worker>.<what>`; `*_move_pages` "
              "are move_pages() calls, `*_pages_moved` pages whose status was the target "
@@ -195,7 +195,7 @@ def splice_doc(old, generated):
     if old and BEGIN in old and END in old:
         pre, rest = old.split(BEGIN, 1)
         return pre + block + rest.split(END, 1)[1]
-    head = ("# Soak: base 5.10.223 vs the patched series under a hostile migration mix\n\n"
+    head = (f"# Soak: base {BASE_TAG[1:]} vs the patched series under a hostile migration mix\n\n"
             "`make soak DURATION=<seconds>` (default 600 per kernel, `KCONFIG=debug` "
             "by default) boots each kernel once and runs `guest/soak/soak.c`; see its "
             "header for what every worker does and how the checksum pattern stays exact.\n\n")

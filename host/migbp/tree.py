@@ -1,4 +1,4 @@
-"""build/linux = v5.10.223 + `git am` of patches/series, never losing work."""
+"""build/linux = v<BASE> (bases.py) + `git am` of patches/series, never losing work."""
 import os
 import re
 import shutil
@@ -17,14 +17,18 @@ def git(args, repo=LINUX, check=True, log=None, input=None, what=None):
 
 
 def unpack(linux=LINUX, log=None):
-    """Unpack the verified tarball into a one-commit git tree tagged v5.10.223."""
+    """Unpack the verified tarball into a one-commit git tree tagged v<BASE>."""
     tarball = base.ensure_tarball(log=log)
     tmp = linux + ".unpack"
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
     info(f"unpacking {os.path.basename(tarball)} into {linux}")
     run(["tar", "-xf", tarball, "-C", tmp], log=log, what="tar xf")
-    os.rename(os.path.join(tmp, f"linux-{base.VERSION}"), linux)
+    top = os.listdir(tmp)
+    if top != [f"linux-{base.VERSION}"]:
+        raise HarnessError(f"{os.path.basename(tarball)} holds {top[:3]}, not the one "
+                           f"directory linux-{base.VERSION}/ of base {base.BASE.name}", log)
+    os.rename(os.path.join(tmp, top[0]), linux)
     os.rmdir(tmp)
     name, email = git_env()["GIT_AUTHOR_NAME"], git_env()["GIT_AUTHOR_EMAIL"]
     git(["init", "-q"], linux, log=log)

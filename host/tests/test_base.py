@@ -57,3 +57,38 @@ def test_archive_uri_from_deb822_skips_security(tmp_path):
 def test_archive_uri_from_legacy_list(tmp_path):
     (tmp_path / "sources.list").write_text("deb [arch=amd64] http://m.example/debian bookworm main\n")
     assert base.archive_uri(str(tmp_path)) == "http://m.example/debian"
+
+
+def test_bases_table_default_and_bad_name():
+    from migbp import bases
+    assert bases.current({}).name == bases.DEFAULT == "5.10.262"
+    b = bases.current({"BASE": "5.10.223"})
+    assert b.tag == "v5.10.223" and b.tarball == "linux_5.10.223.orig.tar.xz"
+    assert bases.BASES["7.2.8"].selftests == "tools/testing/selftests/mm"
+    with pytest.raises(ValueError, match="5.10.262"):
+        bases.current({"BASE": "4.19"})
+
+
+def test_every_base_row_is_complete():
+    from migbp import bases
+    for b in bases.BASES.values():
+        assert len(b.sha256) == 64 and b.size > 100 << 20
+        assert b.archive in ("debian", "debian-security") and b.suite
+        assert b.family in ("5.10", "mainline") and b.series.startswith("patches")
+
+
+def test_security_archive_uri(tmp_path):
+    d = tmp_path / "sources.list.d"
+    d.mkdir()
+    (d / "debian.sources").write_text("Types: deb\nURIs: http://archive.example/debian\n")
+    assert base.archive_uri(str(tmp_path), security=True) == "http://archive.example/debian-security"
+    (d / "debian.sources").write_text("URIs: http://a.example/debian\nURIs: http://s.example/debian-security\n")
+    assert base.archive_uri(str(tmp_path), security=True) == "http://s.example/debian-security"
+
+
+def test_gone_tarball_says_so_and_how_to_repin():
+    from migbp import bases
+    out = ("E: Failed to fetch http://deb.debian.org/debian/pool/main/l/linux/"
+           "linux_7.3%7erc7.orig.tar.xz  404  Not Found\n")
+    msg = base.gone_message(bases.BASES["7.2.8"], "http://deb.debian.org/debian", out)
+    assert "no longer serves" in msg and "bases.py" in msg and "\n" not in msg

@@ -133,17 +133,32 @@ def test_empty_series_is_the_base(repo, tmp_path):
 def test_cold_unpack_creates_tagged_repo(tmp_path, monkeypatch):
     import tarfile
     from migbp import base
-    src = tmp_path / "linux-5.10.223"
+    src = tmp_path / f"linux-{base.VERSION}"
     src.mkdir()
     (src / "Makefile").write_text("VERSION = 5\n")
     tarball = tmp_path / "t.tar.xz"
     with tarfile.open(tarball, "w:xz") as t:
-        t.add(src, arcname="linux-5.10.223")
+        t.add(src, arcname=f"linux-{base.VERSION}")
     monkeypatch.setattr(base, "ensure_tarball", lambda log=None: str(tarball))
     repo = tmp_path / "build" / "linux"
     patches = tmp_path / "patches"
     patches.mkdir()
     assert tree.ensure_tree(repo=str(repo), patches=str(patches)) == "unchanged"
     assert sh(repo, "log", "--format=%s %an", BASE_TAG).strip() == \
-        "Linux 5.10.223 Migration Backport Team"
+        f"Linux {base.VERSION} Migration Backport Team"
     assert (repo / "Makefile").exists() and not (tmp_path / "build" / "linux.unpack").exists()
+
+
+def test_tarball_with_another_top_directory_is_one_error(tmp_path, monkeypatch):
+    import tarfile
+    from migbp import base
+    src = tmp_path / "linux-9.9"
+    src.mkdir()
+    tarball = tmp_path / "t.tar.xz"
+    with tarfile.open(tarball, "w:xz") as t:
+        t.add(src, arcname="linux-9.9")
+    monkeypatch.setattr(base, "ensure_tarball", lambda log=None: str(tarball))
+    patches = tmp_path / "patches"
+    patches.mkdir()
+    with pytest.raises(HarnessError, match="linux-9.9"):
+        tree.ensure_tree(repo=str(tmp_path / "linux"), patches=str(patches))
