@@ -2,7 +2,7 @@
 """Single entry point of the harness (like kunit.py): python3 host/mig.py <cmd>.
 
   deps     install missing Debian packages (root)
-  tree     build/linux = v5.10.223 + patches/series (refuses to drop unexported work)
+  tree     build/linux = v<BASE> + patches/series (refuses to drop unexported work)
   export   build/linux commits -> patches/ + series + cover letter
   run      build kernel(s), boot under QEMU, run selftests, print results
   all      tree + run (what plain `make` does)
@@ -24,7 +24,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from migbp import bench, checks, coverage, deps, export, results, run, soak, trace, tree  # noqa: E402
 from migbp.results import Result  # noqa: E402
-from migbp.util import (BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
+from migbp.util import (BASE_TAG, BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         free_text, info, is_disk_full, log_path)
 
 KERNELS = {"base": ["base"], "patched": ["patched"], "both": ["base", "patched"]}
@@ -66,7 +66,6 @@ def kernels_of(a):
 
 def cmd_run(a):
     ks = kernels_of(a)
-    deps.ensure()          # no-op when everything is there; apt-get as root otherwise
     rows = run.run_kernels(ks, a.tests, a.kconfig, a.timeout)
     names = [k if a.kconfig == "vm" else f"{k}-{a.kconfig}" for k in ks]
     return finish(rows, names)
@@ -93,10 +92,9 @@ def cmd_unit(a):
 
 
 def cmd_check(a):
-    deps.ensure()
     rows = unit_rows()
-    with Timer("tree (git am of the series onto v5.10.223)"):
-        rows.append(checks.guarded("git am onto v5.10.223",
+    with Timer(f"tree (git am of the series onto {BASE_TAG})"):
+        rows.append(checks.guarded(f"git am onto {BASE_TAG}",
                                    lambda: (tree.ensure_tree(force=a.force, log=log_path("tree"))
                                             and ("pass", f"{len(tree.read_series())} patches"))))
     if rows[-1].status == "fail":
@@ -144,13 +142,11 @@ def cmd_trace(a):
 
 
 def cmd_coverage(a):
-    deps.ensure()
     return coverage.coverage(a.tests, a.timeout, console_log=os.environ.get("COVERAGE_LOG"))
 
 
 def cmd_soak(a):
     env = os.environ.get
-    deps.ensure()
     try:
         duration = int(env("DURATION") or soak.DEFAULT_DURATION)
     except ValueError:
@@ -200,9 +196,17 @@ def parser():
     return p
 
 
+# Commands that run external tools: every tool is installed (deps.ensure(), a
+# no-op when all are there) before their first step, fetching and unpacking
+# included.
+TOOLS_FIRST = {"tree", "run", "all", "check", "unit", "bench", "trace", "coverage", "soak"}
+
+
 def main(argv=None):
     a = parser().parse_args(argv)
     try:
+        if a.cmd in TOOLS_FIRST:
+            deps.ensure()
         return a.fn(a)
     except HarnessError as e:
         return die(e)

@@ -3,21 +3,31 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
 import shutil
 import subprocess
 import sys
 import time
 
+from . import bases
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.path.join(ROOT, "build")
 LOGS = os.path.join(BUILD, "logs")
-LINUX = os.path.join(BUILD, "linux")
-OUT = os.path.join(BUILD, "out")
-SRC = os.path.join(BUILD, "src")
-PATCHES = os.path.join(ROOT, "patches")
 CONFIG = os.path.join(ROOT, "config")
 GUEST = os.path.join(ROOT, "guest")
-BASE_TAG = "v5.10.223"
+try:
+    BASE = bases.current()
+except ValueError as e:        # a bad BASE= is one line, not a traceback
+    print(f"error: {e}", file=sys.stderr)
+    sys.exit(2)
+BASE_TAG = BASE.tag
+# The default base keeps the plain names; others get their own trees and outputs.
+_SUFFIX = "" if BASE.name == bases.DEFAULT else f"-{BASE.name}"
+LINUX = os.path.join(BUILD, "linux" + _SUFFIX)
+OUT = os.path.join(BUILD, "out" + _SUFFIX)
+SRC = os.path.join(BUILD, "src" + _SUFFIX)
+PATCHES = os.path.join(ROOT, BASE.series)
 IDENTITY = ("Migration Backport Team", "migration-backport@example.org")
 
 
@@ -65,6 +75,9 @@ def run(cmd, cwd=None, env=None, log=None, check=True, input=None,
     Returns (returncode, output). With check, a non-zero exit raises
     HarnessError naming the command (or `what`) and the last output line.
     """
+    # Every step's full output is kept: a command run without a log of its
+    # caller's gets one of its own, named after the step.
+    log = log or log_path(slug(what or " ".join(os.path.basename(c) for c in cmd[:2])))
     try:
         p = subprocess.run(cmd, cwd=cwd, env=env, input=input, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -81,12 +94,35 @@ def run(cmd, cwd=None, env=None, log=None, check=True, input=None,
             f.write(f"$ {' '.join(cmd)}   (cwd={cwd or os.getcwd()})\n{out}\n"
                     f"[exit {p.returncode}]\n")
     if check and p.returncode != 0:
-        lines = [l for l in out.splitlines() if l.strip()]
-        errs = [l for l in lines if "error" in l.lower()]
-        last = (errs or lines or ["(no output)"])[-1].strip()
         raise HarnessError(f"{what or ' '.join(cmd[:3])} failed "
-                           f"(exit {p.returncode}): {last}", log)
+                           f"(exit {p.returncode}): {first_error(out)}", log)
     return p.returncode, out
+
+
+# The cause, in the order a reader wants it: a missing program or file first,
+# then a compiler/tool error. make's "*** [...] Error 2" lines only say that
+# something below failed, so they are never the answer when a cause is there.
+CAUSES = [re.compile(r) for r in (
+    r"(command )?not found|No such file or directory|Cannot exec|cannot execute|"
+    r"Permission denied|No space left",
+    r"\b(fatal )?error\b|\bERROR\b|^E: |FAILED|does not apply|Traceback",
+)]
+RECURSION = re.compile(r"^make(\[\d+\])?: \*\*\*|^make(\[\d+\])?: Leaving|Error \d+$")
+
+
+def first_error(out):
+    """The first line of a failed command's output that names a cause."""
+    lines = [l.strip() for l in out.splitlines() if l.strip()]
+    for pat in CAUSES:
+        for l in lines:
+            if pat.search(l) and not RECURSION.search(l):
+                return l
+    errs = [l for l in lines if "error" in l.lower()]
+    return (errs or lines or ["(no output)"])[-1]
+
+
+def slug(text):
+    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")[:40] or "cmd"
 
 
 # A cold kernel build with its objects takes ~1.5 GiB; the debug (KASAN) one more.

@@ -71,3 +71,68 @@ def test_disk_full_in_python_is_one_error_line(monkeypatch, capsys):
     assert mig.main(["unit"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("error: disk full: /work/build/logs/x.log (") and err.count("\n") == 1
+
+
+def harness_commands():
+    """The programs host/ runs: the first word of every argv list literal passed
+    to run(), subprocess.run/Popen/check_output, or a `cmd = [...]` list."""
+    import ast
+    import glob
+    import os
+    found = {}
+    here = os.path.dirname(os.path.abspath(__file__))
+    files = glob.glob(os.path.join(here, "..", "migbp", "*.py")) + [os.path.join(here, "..", "mig.py")]
+    for path in files:
+        tree = ast.parse(open(path).read())
+        for node in ast.walk(tree):
+            lists = []
+            if isinstance(node, ast.Call) and node.args:
+                f = node.func
+                name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+                if name in ("run", "Popen", "check_output", "call"):
+                    lists.append(node.args[0])
+            for lst in lists:
+                if isinstance(lst, ast.BinOp):      # ["make", ...] + args
+                    lst = lst.left
+                if isinstance(lst, ast.List) and lst.elts and isinstance(lst.elts[0], ast.Constant) \
+                        and isinstance(lst.elts[0].value, str):
+                    found.setdefault(lst.elts[0].value, os.path.basename(path))
+    return found
+
+
+def test_every_program_the_harness_runs_is_installed_by_make_deps():
+    have = deps.commands() | deps.PREREQUISITES
+    cmds = harness_commands()
+    assert {"git", "make", "gcc", "quilt", "tar", "qemu-system-x86_64"} <= set(cmds)  # the scan works
+    missing = {c: where for c, where in cmds.items() if c not in have}
+    assert not missing, f"programs run by the harness but not in deps.NEEDS: {missing}"
+
+
+def test_every_tool_the_kernel_build_runs_is_installed_by_make_deps():
+    have = deps.commands() | deps.PREREQUISITES
+    assert not [t for t in deps.KERNEL_TOOLS if t not in have]
+
+
+def test_cross_compiler_and_qemu_are_in_needs():
+    have = deps.commands()
+    assert "powerpc64le-linux-gnu-gcc" in have and "qemu-system-x86_64" in have
+
+
+def test_first_error_prefers_the_cause_over_make_recursion():
+    out = ("  INSTALL ./usr/include\n/bin/sh: 1: rsync: not found\n"
+           "make[2]: *** [Makefile:1263: headers_install] Error 127\n"
+           "make[1]: *** [Makefile:192: __sub-make] Error 2\n")
+    assert util.first_error(out) == "/bin/sh: 1: rsync: not found"
+    assert util.first_error("tar: xz: Cannot exec: No such file or directory\n"
+                            "tar: Error is not recoverable: exiting now\n") == \
+        "tar: xz: Cannot exec: No such file or directory"
+    assert util.first_error("a\nb\n") == "b"
+
+
+def test_every_command_keeps_its_output_in_a_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(util, "LOGS", str(tmp_path))
+    with pytest.raises(HarnessError) as e:
+        util.run(["sh", "-c", "echo the-cause; exit 2"], what="make headers_install")
+    log = e.value.log
+    assert log and log.startswith(str(tmp_path)) and "the-cause" in open(log).read()
+    assert "make-headers-install" in log
