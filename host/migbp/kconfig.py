@@ -2,7 +2,7 @@
 import os
 import re
 
-from .util import CONFIG, HarnessError, run
+from .util import BASE, CONFIG, HarnessError, run
 
 LINE = re.compile(r"^(CONFIG_\w+)=(.*)$")
 UNSET = re.compile(r"^# (CONFIG_\w+) is not set$")
@@ -29,9 +29,23 @@ def unmet(fragment, config):
     return bad
 
 
-def fragments(kind):
-    """config files for a kernel flavour: vm, debug or trace (= vm + it), or a file stem."""
-    names = {"vm": ["vm"], "debug": ["vm", "debug"], "trace": ["vm", "trace"]}.get(kind, [kind])
+# The guest kernel's fragments per base family (bases.py): 5.10's option
+# names (vm.config) no longer all exist on mainline, which has its own.
+FAMILY_FRAGMENTS = {
+    "5.10": {"vm": ["vm"], "debug": ["vm", "debug"], "trace": ["vm", "trace"]},
+    "mainline": {"vm": ["mainline"], "debug": ["mainline", "mainline-debug"],
+                 "trace": ["mainline", "trace"]},
+}
+
+
+def fragments(kind, family=None):
+    """config files for a kernel flavour of the base's family: vm, debug or
+    trace (= the family's vm fragment + it), or a file stem."""
+    family = family or BASE.family
+    if family not in FAMILY_FRAGMENTS:
+        raise HarnessError(f"no kconfig fragments for base family {family!r} "
+                           f"(known: {', '.join(FAMILY_FRAGMENTS)})")
+    names = FAMILY_FRAGMENTS[family].get(kind, [kind])
     paths = [os.path.join(CONFIG, n + ".config") for n in names]
     for p in paths:
         if not os.path.exists(p):
