@@ -1,18 +1,82 @@
-"""Guest userspace: static selftests + busybox + guest/ packed as a cpio.gz."""
+"""Guest userspace: static selftests + busybox + guest/ packed as a cpio.gz.
+
+Which selftests exist, their sources, helper files and libraries depend on
+the base's family (bases.py): 5.10 keeps its selftests in selftests/vm and
+links libhugetlbfs; mainline's selftests/mm link vm_util.c and
+hugepage_settings.c the way its Makefile does. Both are linked -static.
+"""
 import gzip
 import os
+import re
 import stat
+from dataclasses import dataclass
 
-from .util import BUILD, GUEST, LINUX, OUT, HarnessError, cpu_lock, info, run
+from .util import BASE, BUILD, GUEST, LINUX, OUT, HarnessError, cpu_lock, info, run
 
-SELFTESTS = "tools/testing/selftests/vm"
-KNOWN_TESTS = ["hmm-tests", "migration"]
-LIBS = ["-lhugetlbfs", "-lnuma", "-lpthread", "-lrt"]
+SELFTESTS = BASE.selftests
 BUSYBOX = "/bin/busybox"
+COUNT_SRC = os.path.join(GUEST, "selftests")      # move_pages_count.[ch]
 
 
-def available_tests(src=LINUX):
-    return [t for t in KNOWN_TESTS if os.path.exists(os.path.join(src, SELFTESTS, t + ".c"))]
+@dataclass(frozen=True)
+class Selftest:
+    """One guest test: /selftests/<name>, run as migbp.tests=<name>."""
+    name: str
+    source: str                 # file of the selftests dir ("guest" style: of guest/)
+    helpers: tuple = ()         # more files of the selftests dir, linked in
+    libs: tuple = ()
+    cflags: tuple = ()
+    # include path: "vm" (5.10: installed uapi headers + selftests/), "mm" (as
+    # selftests/mm/Makefile + lib.mk), "guest" (a guest/ program: the tree's
+    # lib/ for test_hmm_uapi.h, as bench.py builds them)
+    style: str = "vm"
+    # A variant of upstream's source: (regex, replacement, what) rewrites of a
+    # copy in build/out*/selftests; each must match exactly once.
+    rewrites: tuple = ()
+    counted: bool = False       # link guest/selftests/move_pages_count.c
+    # a guest/ script that runs the binary: packed as /selftests/<name>, the
+    # binary as /selftests/<name>-bin
+    driver: str = None
+    default: bool = True        # run when TESTS= names none
+
+
+# 5.10: what the harness always built (one command line for every test).
+LIBS_510 = ("-lhugetlbfs", "-lnuma", "-lpthread", "-lrt")
+# mainline: selftests/mm/Makefile's CFLAGS and LDLIBS (+ -lnuma for migration)
+MM_CFLAGS = ("-Wall", "-O2", "-Wunreachable-code", "-U_FORTIFY_SOURCE", "-D_GNU_SOURCE=")
+MM_HELPERS = ("vm_util.c", "hugepage_settings.c")
+MM_LIBS = ("-lrt", "-lpthread", "-lm")
+
+FAMILY_TESTS = {
+    "5.10": [Selftest("hmm-tests", "hmm-tests.c", libs=LIBS_510, cflags=("-O2", "-Wall")),
+             Selftest("migration", "migration.c", libs=LIBS_510, cflags=("-O2", "-Wall"))],
+    "mainline": [Selftest("hmm-tests", "hmm-tests.c", MM_HELPERS, MM_LIBS, MM_CFLAGS,
+                          style="mm"),
+                 Selftest("migration", "migration.c", MM_HELPERS, MM_LIBS + ("-lnuma",),
+                          MM_CFLAGS, style="mm")],
+}
+
+
+def family_tests(family=None):
+    family = family or BASE.family
+    if family not in FAMILY_TESTS:
+        raise HarnessError(f"no selftests known for base family {family!r}")
+    return {t.name: t for t in FAMILY_TESTS[family]}
+
+
+KNOWN_TESTS = list(family_tests())
+
+
+def source_path(t, src=LINUX, selftests=SELFTESTS, guest=GUEST):
+    if t.style == "guest":
+        return os.path.join(guest, t.source)
+    return os.path.join(src, selftests, t.source)
+
+
+def available_tests(src=LINUX, family=None, selftests=SELFTESTS, defaults=False):
+    """Tests whose source exists; defaults: only those run when TESTS= is empty."""
+    return [n for n, t in family_tests(family).items()
+            if os.path.exists(source_path(t, src, selftests)) and (t.default or not defaults)]
 
 
 def headers(src=LINUX, log=None):
@@ -24,21 +88,75 @@ def headers(src=LINUX, log=None):
     return os.path.join(hdr, "include")
 
 
-def build_tests(tests, src=LINUX, log=None):
+def rewrite(text, rewrites, what):
+    """Apply (regex, replacement, description) rewrites, each exactly once."""
+    for rx, repl, desc in rewrites:
+        text, n = re.subn(rx, lambda m: repl, text, flags=re.M)
+        if n != 1:
+            raise HarnessError(f"{what}: expected one '{desc}' to rewrite, found {n} "
+                               "(upstream changed it? see initramfs.FAMILY_TESTS)")
+    return text
+
+
+def source_file(t, src, outdir, selftests=SELFTESTS):
+    """The .c file to compile for t: upstream's, or for a variant a rewritten
+    copy written to outdir."""
+    c = source_path(t, src, selftests)
+    if not t.rewrites:
+        return c
+    copy = os.path.join(outdir, f"{t.name}.c")
+    body = rewrite(open(c).read(), t.rewrites, f"{selftests}/{t.source} for {t.name}")
+    with open(copy, "w") as f:
+        f.write(body)
+    return copy
+
+
+def compile_command(t, c, src, inc, outdir, selftests=SELFTESTS, count_src=COUNT_SRC):
+    """gcc argv that builds /selftests/<t.name> from c (see source_file)."""
+    d = os.path.join(src, selftests)
+    cmd = ["gcc", "-static"] + list(t.cflags)
+    if t.style == "mm":
+        # as selftests/mm/Makefile + lib.mk: -I top_srcdir (for <lib/test_hmm_uapi.h>,
+        # <mm/gup_test.h>), installed uapi headers, tools' uapi, the selftests dir
+        cmd += ["-I", src, "-isystem", inc, "-isystem",
+                os.path.join(src, "tools/include/uapi"), "-I", d,
+                "-I", os.path.join(src, "tools/testing/selftests")]
+    elif t.style == "guest":
+        cmd += ["-I", os.path.join(src, "lib")]
+    else:
+        cmd += ["-I", inc, "-I", os.path.join(src, "tools/testing/selftests")]
+    srcs = [c] + [os.path.join(d, h) for h in t.helpers]
+    if t.counted:
+        cmd += ["-include", os.path.join(count_src, "move_pages_count.h"),
+                "-Wl,--wrap=move_pages"]
+        srcs.append(os.path.join(count_src, "move_pages_count.c"))
+    return cmd + ["-o", binary_path(t, outdir)] + srcs + list(t.libs)
+
+
+def binary_path(t, outdir):
+    return os.path.join(outdir, t.name + ("-bin" if t.driver else ""))
+
+
+def build_tests(tests, src=LINUX, log=None, family=None, selftests=SELFTESTS):
     """Compile each selftest statically against the tree's uapi headers."""
+    known = family_tests(family)
     inc = headers(src, log)
     outdir = os.path.join(OUT, "selftests")
     os.makedirs(outdir, exist_ok=True)
     bins = {}
-    for t in tests:
-        c = os.path.join(src, SELFTESTS, t + ".c")
-        if not os.path.exists(c):
-            raise HarnessError(f"no selftest {SELFTESTS}/{t}.c in {src}")
-        b = os.path.join(outdir, t)
-        run(["gcc", "-static", "-O2", "-Wall", "-I", inc,
-             "-I", os.path.join(src, "tools/testing/selftests"), "-o", b, c] + LIBS,
-            log=log, what=f"compiling selftest {t}")
-        bins[t] = b
+    for name in tests:
+        t = known.get(name)
+        if t is None or not os.path.exists(source_path(t, src, selftests)):
+            raise HarnessError(f"no selftest {name} ("
+                               f"{source_path(t, src, selftests) if t else name}) in {src}")
+        c = source_file(t, src, outdir, selftests)
+        run(compile_command(t, c, src, inc, outdir, selftests), log=log,
+            what=f"compiling selftest {name}")
+        if t.driver:
+            bins[name] = os.path.join(GUEST, t.driver)
+            bins[name + "-bin"] = binary_path(t, outdir)
+        else:
+            bins[name] = binary_path(t, outdir)
     return bins
 
 

@@ -7,7 +7,7 @@ from .util import HarnessError, Timer, info
 def tests_to_run(requested=None):
     have = initramfs.available_tests()
     if not requested:
-        return have
+        return initramfs.available_tests(defaults=True)
     wanted = [t for t in requested.replace(",", " ").split() if t]
     unknown = [t for t in wanted if t not in have]
     if unknown:

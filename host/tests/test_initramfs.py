@@ -42,3 +42,74 @@ def test_guest_init_is_posix_sh():
     for marker in ("MIGBP: BEGIN", "MIGBP: END", "MIGBP: DONE",
                    "MIGBP: ERROR no second NUMA node", "HMM_DMIRROR", "poweroff -f"):
         assert marker in text
+
+
+# --- selftests per base family ------------------------------------------------
+
+MIGRATION_C = """#include "kselftest_harness.h"
+#define TWOMEG		(2<<20)
+#define RUNTIME		(20)
+#define MAX_RETRIES	100
+#define ALIGN(x, a)	(((x) + (a - 1)) & (~((a) - 1)))
+
+int migrate(uint64_t *ptr, int n1, int n2)
+{
+	return 0;
+}
+
+TEST_F_TIMEOUT(migration, private_anon, 2*RUNTIME)
+{
+	ASSERT_EQ(migrate(ptr, self->n1, self->n2), 0);
+}
+"""
+
+
+def fake_tree(tmp_path, selftests, files):
+    d = tmp_path / "linux" / selftests
+    d.mkdir(parents=True)
+    for name, text in files.items():
+        (d / name).write_text(text)
+    return str(tmp_path / "linux")
+
+
+def test_tests_per_family():
+    assert list(initramfs.family_tests("5.10")) == ["hmm-tests", "migration"]
+    assert list(initramfs.family_tests("mainline")) == ["hmm-tests", "migration"]
+    with pytest.raises(initramfs.HarnessError):
+        initramfs.family_tests("4.19")
+
+
+def test_available_tests_need_their_source(tmp_path):
+    src = fake_tree(tmp_path, "tools/testing/selftests/mm", {"migration.c": MIGRATION_C})
+    mm = "tools/testing/selftests/mm"
+    assert initramfs.available_tests(src, "mainline", mm) == ["migration"]
+    assert initramfs.available_tests(src, "mainline", mm, defaults=True) == ["migration"]
+    assert initramfs.available_tests(src, "5.10", "tools/testing/selftests/vm") == []
+
+
+def test_510_command_line_is_what_it_always_was():
+    t = initramfs.family_tests("5.10")["hmm-tests"]
+    cmd = initramfs.compile_command(t, "/s/tools/testing/selftests/vm/hmm-tests.c", "/s",
+                                    "/hdr", "/o", "tools/testing/selftests/vm")
+    assert cmd == ["gcc", "-static", "-O2", "-Wall", "-I", "/hdr",
+                   "-I", "/s/tools/testing/selftests", "-o", "/o/hmm-tests",
+                   "/s/tools/testing/selftests/vm/hmm-tests.c",
+                   "-lhugetlbfs", "-lnuma", "-lpthread", "-lrt"]
+
+
+def test_mainline_builds_like_the_mm_makefile_but_static():
+    mm = "tools/testing/selftests/mm"
+    tests = initramfs.family_tests("mainline")
+    hmm = initramfs.compile_command(tests["hmm-tests"], f"/s/{mm}/hmm-tests.c", "/s",
+                                    "/hdr", "/o", mm)
+    assert hmm[:2] == ["gcc", "-static"]
+    for flag in ("-Wunreachable-code", "-U_FORTIFY_SOURCE", "-D_GNU_SOURCE="):
+        assert flag in hmm
+    # <lib/test_hmm_uapi.h> and <mm/gup_test.h> come from the top of the tree
+    assert hmm[hmm.index("-I") + 1] == "/s"
+    assert "/hdr" in hmm and "/s/tools/include/uapi" in hmm
+    assert f"/s/{mm}/vm_util.c" in hmm and f"/s/{mm}/hugepage_settings.c" in hmm
+    assert "-lnuma" not in hmm and "-lhugetlbfs" not in hmm
+    mig = initramfs.compile_command(tests["migration"], f"/s/{mm}/migration.c", "/s",
+                                    "/hdr", "/o", mm)
+    assert mig[-4:] == ["-lrt", "-lpthread", "-lm", "-lnuma"]
