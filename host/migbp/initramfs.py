@@ -47,13 +47,34 @@ MM_CFLAGS = ("-Wall", "-O2", "-Wunreachable-code", "-U_FORTIFY_SOURCE", "-D_GNU_
 MM_HELPERS = ("vm_util.c", "hugepage_settings.c")
 MM_LIBS = ("-lrt", "-lpthread", "-lm")
 
+# Upstream relaxed migration.c in 2024 to fail a test only after 100
+# consecutive failed moves (MAX_RETRIES): a racing shmem_fault() holds a
+# folio reference while it sleeps on the folio lock. The variants put it back
+# to 1 (strict: the first failed move fails the test) or make it unlimited
+# (count: the test never gives up; the counts say how many moves failed).
+# migrate() becomes migrate_upstream() for the counting wrapper.
+MAX_RETRIES_RE = r"^#define\s+MAX_RETRIES\s+100\s*$"
+MIGRATE_DEF_RE = r"^int migrate\(uint64_t \*ptr, int n1, int n2\)$"
+
+
+def _migration_variant(name, max_retries):
+    return Selftest(name, "migration.c", MM_HELPERS, MM_LIBS + ("-lnuma",), MM_CFLAGS,
+                    rewrites=((MAX_RETRIES_RE, f"#define MAX_RETRIES\t{max_retries}",
+                               "MAX_RETRIES 100"),
+                              (MIGRATE_DEF_RE, "int migrate_upstream(uint64_t *ptr, int n1, int n2)",
+                               "int migrate(uint64_t *ptr, int n1, int n2)")),
+                    style="mm", counted=True, default=False)
+
+
 FAMILY_TESTS = {
     "5.10": [Selftest("hmm-tests", "hmm-tests.c", libs=LIBS_510, cflags=("-O2", "-Wall")),
              Selftest("migration", "migration.c", libs=LIBS_510, cflags=("-O2", "-Wall"))],
     "mainline": [Selftest("hmm-tests", "hmm-tests.c", MM_HELPERS, MM_LIBS, MM_CFLAGS,
                           style="mm"),
                  Selftest("migration", "migration.c", MM_HELPERS, MM_LIBS + ("-lnuma",),
-                          MM_CFLAGS, style="mm")],
+                          MM_CFLAGS, style="mm"),
+                 _migration_variant("migration-strict", 1),
+                 _migration_variant("migration-count", 2000000000)],
 }
 
 

@@ -16,6 +16,8 @@ TOTALS = re.compile(r"^#?\s*Totals:\s*(.*)$")
 KERNEL = re.compile(r"^\[\s*\d+\.\d+\]")
 BEGIN = re.compile(r"MIGBP: BEGIN (\S+)")
 END = re.compile(r"MIGBP: END (\S+) rc=(-?\d+)(?: secs=([\d.]+))?")
+# guest/selftests/move_pages_count.c, once per test of the counted variants
+MOVES = re.compile(r"migbp-moves:((?:\s+\w+=\d+)+)")
 
 
 @dataclass
@@ -136,10 +138,46 @@ def split_runs(text):
     return runs
 
 
+def move_counts(lines):
+    """{test: {calls, moved, failed, hidden, errors, first_failure}} from the
+    counting wrapper's `# migbp-moves: k=v ...` lines, each belonging to the
+    test of the `RUN` line before it."""
+    counts, test = {}, None
+    for line in lines:
+        if KERNEL.match(line):
+            continue
+        body = line.lstrip("# ").strip()
+        m = RUN_LINE.match(body)
+        if m:
+            test = m.group(1)
+            continue
+        m = MOVES.search(line)
+        if m and test:
+            counts[test] = {k: int(v) for k, v in re.findall(r"(\w+)=(\d+)", m.group(1))}
+    return counts
+
+
+def format_moves(c):
+    """One short note: moved/calls, failed (returned > 0), hidden (returned 0
+    but the page did not move), and the call that first left a page behind."""
+    text = f"{c.get('moved', 0)}/{c.get('calls', 0)} moved, {c.get('failed', 0)} failed"
+    if "hidden" in c:        # refault.sh counts every page left behind as failed
+        text += f", {c['hidden']} hidden"
+    if c.get("errors"):
+        text += f", {c['errors']} errors"
+    if c.get("first_failure"):
+        text += f", first at call {c['first_failure']}"
+    return text
+
+
 def run_tests(run):
     """Tests of one binary run, with failures for crashes and bad exit codes."""
     tap = parse_tap(run.lines)
     tests = list(tap.tests)
+    moves = move_counts(run.lines)
+    for t in tests:
+        if t.name in moves:
+            t.note = "; ".join(x for x in (format_moves(moves[t.name]), t.note) if x)
     if tap.skip_all:
         return [Test(run.name, "skip", tap.skip_all)]
     if not run.finished:

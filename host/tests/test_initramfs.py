@@ -74,7 +74,8 @@ def fake_tree(tmp_path, selftests, files):
 
 def test_tests_per_family():
     assert list(initramfs.family_tests("5.10")) == ["hmm-tests", "migration"]
-    assert list(initramfs.family_tests("mainline")) == ["hmm-tests", "migration"]
+    assert list(initramfs.family_tests("mainline")) == ["hmm-tests", "migration",
+                                                        "migration-strict", "migration-count"]
     with pytest.raises(initramfs.HarnessError):
         initramfs.family_tests("4.19")
 
@@ -82,7 +83,9 @@ def test_tests_per_family():
 def test_available_tests_need_their_source(tmp_path):
     src = fake_tree(tmp_path, "tools/testing/selftests/mm", {"migration.c": MIGRATION_C})
     mm = "tools/testing/selftests/mm"
-    assert initramfs.available_tests(src, "mainline", mm) == ["migration"]
+    assert initramfs.available_tests(src, "mainline", mm) == [
+        "migration", "migration-strict", "migration-count"]
+    # without TESTS=, only upstream's own tests run (the variants take minutes)
     assert initramfs.available_tests(src, "mainline", mm, defaults=True) == ["migration"]
     assert initramfs.available_tests(src, "5.10", "tools/testing/selftests/vm") == []
 
@@ -113,3 +116,56 @@ def test_mainline_builds_like_the_mm_makefile_but_static():
     mig = initramfs.compile_command(tests["migration"], f"/s/{mm}/migration.c", "/s",
                                     "/hdr", "/o", mm)
     assert mig[-4:] == ["-lrt", "-lpthread", "-lm", "-lnuma"]
+    assert "--wrap" not in " ".join(mig)
+
+
+def test_strict_variant_is_a_rewritten_copy_with_the_counter(tmp_path):
+    mm = "tools/testing/selftests/mm"
+    src = fake_tree(tmp_path, mm, {"migration.c": MIGRATION_C})
+    out = tmp_path / "out"
+    out.mkdir()
+    t = initramfs.family_tests("mainline")["migration-strict"]
+    c = initramfs.source_file(t, src, str(out), mm)
+    assert c == str(out / "migration-strict.c")
+    text = open(c).read()
+    assert "#define MAX_RETRIES\t1\n" in text and "MAX_RETRIES\t100" not in text
+    assert "int migrate_upstream(uint64_t *ptr, int n1, int n2)\n{" in text
+    assert "ASSERT_EQ(migrate(ptr, self->n1, self->n2), 0);" in text   # callers unchanged
+    assert open(f"{src}/{mm}/migration.c").read() == MIGRATION_C      # tree untouched
+    cmd = initramfs.compile_command(t, c, src, "/hdr", str(out), mm)
+    assert "-Wl,--wrap=move_pages" in cmd
+    assert cmd[cmd.index("-include") + 1].endswith("guest/selftests/move_pages_count.h")
+    assert cmd[-5].endswith("guest/selftests/move_pages_count.c")
+    count = initramfs.family_tests("mainline")["migration-count"]
+    assert "#define MAX_RETRIES\t2000000000\n" in open(
+        initramfs.source_file(count, src, str(out), mm)).read()
+
+
+def test_variant_refuses_a_changed_upstream(tmp_path):
+    mm = "tools/testing/selftests/mm"
+    src = fake_tree(tmp_path, mm, {"migration.c": MIGRATION_C.replace("100", "50")})
+    t = initramfs.family_tests("mainline")["migration-strict"]
+    with pytest.raises(initramfs.HarnessError) as e:
+        initramfs.source_file(t, src, str(tmp_path), mm)
+    assert "MAX_RETRIES 100" in str(e.value) and "found 0" in str(e.value)
+
+
+@pytest.mark.skipif(not os.path.exists("/usr/lib/x86_64-linux-gnu/libnuma.a"),
+                    reason="libnuma-dev not installed")
+def test_move_pages_counter_compiles_and_links(tmp_path):
+    """The wrapper links against libnuma's move_pages (--wrap) and prints its line."""
+    main = tmp_path / "m.c"
+    main.write_text('#include <numaif.h>\n#include <stdint.h>\n'
+                    'int migrate_upstream(uint64_t *p, int a, int b)\n'
+                    '{ int s; return move_pages(0, 1, (void **)&p, &b, &s, 0) < -1; }\n'
+                    'int main(void) { uint64_t x = 1; return migrate(&x, 0, 0); }\n')
+    d = initramfs.COUNT_SRC
+    exe = tmp_path / "m"
+    p = subprocess.run(["gcc", "-static", "-Wall", "-include", f"{d}/move_pages_count.h",
+                        "-Wl,--wrap=move_pages", "-o", str(exe), str(main),
+                        f"{d}/move_pages_count.c", "-lnuma"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    # no warnings of ours (libnuma.a's own getaddrinfo link warning is not)
+    assert "move_pages_count" not in p.stderr and "m.c" not in p.stderr
+    out = subprocess.run([str(exe)], capture_output=True, text=True).stdout
+    assert out.startswith("# migbp-moves: calls=1 ")

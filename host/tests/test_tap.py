@@ -90,3 +90,42 @@ def test_recorded_base_log_gives_21_passed_1_skipped():
     hmm = [r for r in rows if r.binary == "hmm-tests"]
     assert summary(hmm) == "21 passed, 0 failed, 1 skipped"
     assert hmm[0].seconds == 1.6
+
+
+STRICT = """TAP version 13
+1..2
+# Starting 2 tests from 1 test cases.
+#  RUN           migration.private_anon ...
+# migbp-moves: calls=9120 moved=9120 failed=0 hidden=0 errors=0 first_failure=0
+#            OK  migration.private_anon
+ok 1 migration.private_anon
+#  RUN           migration.shared_anon ...
+Didn't migrate 1 pages
+# migbp-moves: calls=412 moved=411 failed=1 hidden=0 errors=0 first_failure=412
+# migration.c:199:shared_anon:Expected err (-2) == 0 (0)
+# shared_anon: Test terminated by assertion
+#          FAIL  migration.shared_anon
+not ok 2 migration.shared_anon
+# FAILED: 1 / 2 tests passed.
+# Totals: pass:1 fail:1 xfail:0 xpass:0 skip:0 error:0
+""".splitlines()
+
+
+def test_move_counts_go_to_their_test():
+    c = tap.move_counts(STRICT)
+    assert c["migration.private_anon"]["calls"] == 9120
+    assert c["migration.shared_anon"] == {"calls": 412, "moved": 411, "failed": 1,
+                                          "hidden": 0, "errors": 0, "first_failure": 412}
+    r = tap.Run("migration-strict", STRICT + ["[   12.5] random kernel line"], rc=1)
+    tests = tap.run_tests(r)
+    assert [(t.name, t.status) for t in tests] == [("migration.private_anon", "pass"),
+                                                   ("migration.shared_anon", "fail")]
+    assert tests[0].note == "9120/9120 moved, 0 failed, 0 hidden"
+    assert tests[1].note == "411/412 moved, 1 failed, 0 hidden, first at call 412"
+
+
+def test_move_counts_ignore_lines_without_a_test():
+    assert tap.move_counts(["# migbp-moves: calls=1 moved=1"]) == {}
+    assert tap.format_moves({"calls": 3, "moved": 1, "hidden": 1, "errors": 1,
+                             "first_failure": 2}) == \
+        "1/3 moved, 0 failed, 1 hidden, 1 errors, first at call 2"
