@@ -56,6 +56,11 @@
 #include "benchlib.h"
 #include "test_hmm_uapi.h"		/* lib/ of the kernel tree */
 
+#ifndef HMM_DMIRROR_MIGRATE
+/* mainline renamed it (same ioctl number, 0x02); device-r is only measured on 5.10 */
+#define HMM_DMIRROR_MIGRATE HMM_DMIRROR_MIGRATE_TO_DEV
+#endif
+
 #define SENTINEL (-4242)
 #define HPAGE (2UL << 20)
 

@@ -1,6 +1,7 @@
 import os
 import subprocess
 
+from conftest import DATA
 from migbp import bench, initramfs, qemu
 
 CONSOLE = """\
@@ -250,3 +251,13 @@ def test_csv_round_trip_of_selftest_rows(tmp_path):
     p = tmp_path / "selftest.csv"
     bench.write_csv(str(p), recs, "selftest")
     assert bench.read_csv(str(p), "selftest") == recs
+
+
+def test_refault_rows_of_a_make_run_console_log():
+    """guest/selftests/refault.sh keeps refault's CSV lines as '# BENCH,...'."""
+    text = open(os.path.join(DATA, "mainline-base-variants.log"), errors="replace").read()
+    rows, errors = bench.parse_console(text)
+    assert errors == []
+    assert [(r["scenario"], r["T"], r["calls"], r["failed"]) for r in rows["refault"]] == [
+        ("shared-r", 1, 1181, 0), ("shared-r", 3, 182, 0), ("tmpfs-r", 1, 1072, 0),
+        ("tmpfs-r", 3, 180, 0)]

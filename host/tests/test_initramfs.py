@@ -75,7 +75,8 @@ def fake_tree(tmp_path, selftests, files):
 def test_tests_per_family():
     assert list(initramfs.family_tests("5.10")) == ["hmm-tests", "migration"]
     assert list(initramfs.family_tests("mainline")) == ["hmm-tests", "migration",
-                                                        "migration-strict", "migration-count"]
+                                                        "migration-strict", "migration-count",
+                                                        "refault"]
     with pytest.raises(initramfs.HarnessError):
         initramfs.family_tests("4.19")
 
@@ -83,8 +84,9 @@ def test_tests_per_family():
 def test_available_tests_need_their_source(tmp_path):
     src = fake_tree(tmp_path, "tools/testing/selftests/mm", {"migration.c": MIGRATION_C})
     mm = "tools/testing/selftests/mm"
+    # refault is a guest/ program: there whatever the tree holds
     assert initramfs.available_tests(src, "mainline", mm) == [
-        "migration", "migration-strict", "migration-count"]
+        "migration", "migration-strict", "migration-count", "refault"]
     # without TESTS=, only upstream's own tests run (the variants take minutes)
     assert initramfs.available_tests(src, "mainline", mm, defaults=True) == ["migration"]
     assert initramfs.available_tests(src, "5.10", "tools/testing/selftests/vm") == []
@@ -169,3 +171,15 @@ def test_move_pages_counter_compiles_and_links(tmp_path):
     assert "move_pages_count" not in p.stderr and "m.c" not in p.stderr
     out = subprocess.run([str(exe)], capture_output=True, text=True).stdout
     assert out.startswith("# migbp-moves: calls=1 ")
+
+
+def test_refault_is_built_as_bench_builds_it_and_packed_with_its_driver():
+    t = initramfs.family_tests("mainline")["refault"]
+    c = initramfs.source_file(t, "/s", "/o")
+    assert c == os.path.join(initramfs.GUEST, "bench", "refault.c")
+    cmd = initramfs.compile_command(t, c, "/s", "/hdr", "/o")
+    assert cmd == ["gcc", "-static", "-O2", "-Wall", "-I", "/s/lib", "-o", "/o/refault-bin",
+                   c, "-lnuma", "-lpthread"]
+    drv = os.path.join(initramfs.GUEST, t.driver)
+    assert subprocess.run(["sh", "-n", drv]).returncode == 0
+    assert "/selftests/refault-bin" in open(drv).read()

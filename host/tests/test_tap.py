@@ -129,3 +129,35 @@ def test_move_counts_ignore_lines_without_a_test():
     assert tap.format_moves({"calls": 3, "moved": 1, "hidden": 1, "errors": 1,
                              "first_failure": 2}) == \
         "1/3 moved, 0 failed, 1 hidden, 1 errors, first at call 2"
+
+
+def test_recorded_mainline_variants_and_refault():
+    """7.2.8 base, TESTS=migration-strict,migration-count,refault (one real boot)."""
+    text = open(os.path.join(DATA, "mainline-base-variants.log"), errors="replace").read()
+    b = Boot(log="x", accel="tcg", text=text)
+    rows = guest_rows("base", b)
+    assert summary(rows) == "16 passed, 1 failed, 0 skipped"
+    by = {(r.binary, r.test): r for r in rows}
+    strict = by[("migration-strict", "migration.shared_anon_htlb")]
+    assert strict.status == "fail"
+    assert strict.note == "0/1 moved, 1 failed, 0 hidden, first at call 1"
+    assert by[("migration-count", "migration.shared_anon_htlb")].note == \
+        "241/500 moved, 259 failed, 0 hidden, first at call 3"
+    assert by[("refault", "refault.shared-r.T3")].status == "pass"
+    assert by[("refault", "refault.shared-r.T3")].note == "182/182 moved, 0 failed"
+    assert [r.test for r in rows if r.binary == "refault"] == [
+        "refault.shared-r.T1", "refault.shared-r.T3", "refault.tmpfs-r.T1", "refault.tmpfs-r.T3"]
+
+
+def test_refault_driver_failure_and_no_result():
+    lines = ["1..2", "#  RUN           refault.shared-r.T1 ...",
+             "# BENCH,refault,shared-r,1,1,2.00,10,7,3,300000,7,3,0,0,9,bad=0",
+             "# migbp-moves: calls=10 moved=7 failed=3",
+             "not ok 1 refault.shared-r.T1",
+             "#  RUN           refault.shared-r.T3 ...",
+             "# BENCH,error,mmap: Cannot allocate memory",
+             "not ok 2 refault.shared-r.T3 # exit 1, no result"]
+    tests = tap.run_tests(tap.Run("refault", lines, rc=0))
+    assert [(t.name, t.status, t.note) for t in tests] == [
+        ("refault.shared-r.T1", "fail", "7/10 moved, 3 failed"),
+        ("refault.shared-r.T3", "fail", "exit 1, no result")]
