@@ -5,13 +5,14 @@
 #            soak: DURATION=600 (seconds per kernel; KCONFIG defaults to debug)
 #            trace: KERNEL=base|patched|both  TRACE_SECS=3  TRACE_T=3  TRACE_REPORT=build/trace/<run>
 #            coverage: COVERAGE_LOG=build/logs/patched-gcov-<stamp>.log (report again, no boot)
+#            moves: MOVES_LOGS='build/logs/base-<stamp>.log ...' (globs allowed; no boot)
 # Debian's python3 (the one `make deps` installs pytest etc. for); host/bootstrap
 # installs it on a machine that has only git and make.
 PYTHON ?= /usr/bin/python3
 MIG = host/bootstrap && PYTHONPATH=host $(PYTHON) host/mig.py
-export BASE KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG
+export BASE KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG MOVES_LOGS
 
-.PHONY: all check tree export run bench soak trace coverage unit clean help deps
+.PHONY: all check tree export run bench soak trace coverage moves unit clean help deps
 
 all:
 	@$(MIG) all
@@ -31,6 +32,8 @@ coverage:
 	@$(MIG) coverage
 soak:
 	@$(MIG) soak
+moves:
+	@$(MIG) moves
 unit:
 	@$(MIG) unit
 deps:

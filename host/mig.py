@@ -12,6 +12,7 @@
   trace    ftrace a shared-anon refault storm on base/patched (issue 10) -> build/trace/
   coverage gcov build of the patched kernel + selftests -> docs/coverage.md
   soak     base and patched debug kernels under a migration mix for DURATION s -> docs/soak.md
+  moves    per test over boots: results + page-move counts from console logs (MOVES_LOGS=)
   clean    remove build outputs (never build/linux)
 """
 import argparse
@@ -22,7 +23,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from migbp import bench, checks, coverage, deps, export, results, run, soak, trace, tree  # noqa: E402
+from migbp import (bench, checks, coverage, deps, export, moves, results, run, soak,  # noqa: E402
+                   trace, tree)
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BASE_TAG, BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         free_text, info, is_disk_full, log_path)
@@ -156,6 +158,14 @@ def cmd_soak(a):
     return finish(rows)
 
 
+def cmd_moves(a):
+    spec = os.environ.get("MOVES_LOGS")
+    if not spec:
+        raise HarnessError("MOVES_LOGS=: console logs of `make run` boots, e.g. "
+                           "MOVES_LOGS='build/logs/base-2026*.log'")
+    return moves.report(spec)
+
+
 def cmd_deps(a):
     got = deps.ensure()
     info(f"installed {' '.join(got)}" if got else "all dependencies present")
@@ -181,7 +191,7 @@ def parser():
                      ("run", cmd_run), ("all", cmd_all), ("check", cmd_check),
                      ("unit", cmd_unit), ("bench", cmd_bench), ("soak", cmd_soak),
                      ("trace", cmd_trace), ("coverage", cmd_coverage),
-                     ("clean", cmd_clean)]:
+                     ("moves", cmd_moves), ("clean", cmd_clean)]:
         s = sub.add_parser(name)
         s.set_defaults(fn=fn)
         s.add_argument("--force", action="store_true", default=bool(os.environ.get("FORCE")),
