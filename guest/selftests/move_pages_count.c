@@ -26,6 +26,10 @@
  *   first_failure number of the first call that left a page behind or
  *                 failed (0: none)
  *
+ * After a hidden failure upstream's migrate() swaps the nodes as if the page
+ * had moved, so its next call finds the page already on the target node,
+ * which counts as moved: hidden is exact, moved may be high by as much.
+ *
  * Parsed by host/migbp/tap.py (move_counts) into the result rows' notes.
  */
 #include <stdio.h>
