@@ -3,7 +3,7 @@ import gzip
 import os
 import stat
 
-from .util import BUILD, GUEST, LINUX, OUT, HarnessError, cpu_lock, info, run
+from .util import BUILD, GUEST, LINUX, OUT, HarnessError, cpu_lock, info, log_path, run
 
 SELFTESTS = "tools/testing/selftests/vm"
 KNOWN_TESTS = ["hmm-tests", "migration"]
@@ -26,6 +26,7 @@ def headers(src=LINUX, log=None):
 
 def build_tests(tests, src=LINUX, log=None):
     """Compile each selftest statically against the tree's uapi headers."""
+    log = log or log_path("selftests")
     inc = headers(src, log)
     outdir = os.path.join(OUT, "selftests")
     os.makedirs(outdir, exist_ok=True)
