@@ -18,7 +18,7 @@ import time
 
 from . import initramfs, kbuild, qemu, tap, tree
 from .results import Result
-from .util import BASE_TAG, BUILD, LINUX, OUT, SRC, HarnessError, Timer, info, log_path
+from .util import BASE_TAG, BUILD, LINUX, OUT, SRC, HarnessError, Timer, cpu_lock, info, log_path
 
 PREFIX_OUT = os.path.join(BUILD, "prefix")
 COUNTS = re.compile(r"^#?\s*(\w+): (\d+) rounds, (\d+) pages moved, (\d+) failed to move")
@@ -121,6 +121,13 @@ def table(results, ks, labels):
 
 
 def prefix(tests=None, boots=3, spec=None, timeout=qemu.DEFAULT_TIMEOUT):
+    # one hold of the cpu lock for all builds and boots: the round-robin
+    # boots are only comparable if nobody else's build runs between them
+    with cpu_lock():
+        return _prefix(tests, boots, spec, timeout)
+
+
+def _prefix(tests, boots, spec, timeout):
     cs = commits()
     ks = choose(len(cs), spec)
     labels = {0: f"{BASE_TAG} (base)"}
