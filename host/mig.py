@@ -105,6 +105,9 @@ def cmd_check(a):
         rows += checks.checkpatch()
     with Timer("quilt push -a"):
         rows.append(checks.quilt())
+    with Timer("Debian's patches + the series (quilt), Debian's amd64 config"):
+        rows.append(checks.debian_quilt())
+        rows.append(checks.debian_config_build())
     rows += run.run_kernels(["patched"], a.tests, "vm", a.timeout)
     if a.debug:
         # Under KASAN + lockdep + TCG, 5.10's hmm-tests can exceed the fixed
