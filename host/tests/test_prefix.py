@@ -31,3 +31,11 @@ def test_table_counts_boots_and_moves():
     assert "2/2, 5/35 failed" in row_a and "0/1, 30/30 failed" in row_a
     row_b = [l for l in md.splitlines() if l.startswith("| b ")][0]
     assert "1/2" in row_b and "1/1" in row_b
+
+
+def test_splice_doc_keeps_the_text_around_the_block():
+    doc = prefix.splice_doc(None, "table 1\n")
+    assert doc.startswith("# The series one patch at a time") and "table 1" in doc
+    edited = doc.replace(prefix.END + "\n", prefix.END + "\n\nNotes by hand.\n")
+    again = prefix.splice_doc(edited, "table 2\n")
+    assert "table 2" in again and "table 1" not in again and "Notes by hand." in again
