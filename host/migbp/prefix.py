@@ -49,9 +49,9 @@ def choose(n, spec=None):
     return sorted(set(out))
 
 
-def build_prefixes(ks, outdir, repo=LINUX):
-    """bzImage of every prefix in ks, copied into outdir; {k: path}."""
-    cs = commits(repo)
+def build_prefixes(ks, cs, outdir, repo=LINUX):
+    """bzImage of every prefix in ks of the commits cs, copied into outdir;
+    {k: path}. cs is read once per run: build/linux may move meanwhile."""
     wt = os.path.join(SRC, "prefix")
     bz = {}
     for k in ks:
@@ -145,7 +145,7 @@ def _prefix(tests, boots, spec, timeout):
     with Timer("guest userspace (selftests + initramfs)"):
         initrd = initramfs.pack(initramfs.build_tests(names),
                                 out=os.path.join(outdir, "initramfs.cpio.gz"))
-    bz = build_prefixes(ks, outdir)
+    bz = build_prefixes(ks, cs, outdir)
     results = {k: [] for k in ks}
     rows = []
     for i in range(boots):
