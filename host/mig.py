@@ -8,6 +8,7 @@
   all      tree + run (what plain `make` does)
   check    unit + tree + series checks + patched build/boot/tests (CI)
   unit     the harness's own pytest suite
+  prefix   every prefix of the series (p0 = base .. pN), BOOTS boots each, TESTS
   bench    base vs patched benchmark -> docs/benchmarks.md (QUICK=1: smoke, BOOTS=N)
   trace    ftrace a shared-anon refault storm on base/patched (issue 10) -> build/trace/
   coverage gcov build of the patched kernel + selftests -> docs/coverage.md
@@ -23,8 +24,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from migbp import (bench, checks, coverage, deps, export, moves, results, run, soak,  # noqa: E402
-                   trace, tree)
+from migbp import (bench, checks, coverage, deps, export, moves, prefix, results, run,  # noqa: E402
+                   soak, trace, tree)
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BASE_TAG, BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         free_text, info, is_disk_full, log_path)
@@ -106,6 +107,9 @@ def cmd_check(a):
         rows += checks.checkpatch()
     with Timer("quilt push -a"):
         rows.append(checks.quilt())
+    with Timer("Debian's patches + the series (quilt), Debian's amd64 config"):
+        rows.append(checks.debian_quilt())
+        rows.append(checks.debian_config_build())
     rows += run.run_kernels(["patched"], a.tests, "vm", a.timeout)
     if a.debug:
         # Under KASAN + lockdep + TCG, 5.10's hmm-tests can exceed the fixed
@@ -133,6 +137,13 @@ def cmd_bench(a):
                        limit=int(env("BENCH_LIMIT") or 0) or None,
                        timeout=int(env("BOOT_TIMEOUT") or 0) or None,
                        rev=env("BENCH_REV") or None)
+
+
+def cmd_prefix(a):
+    env = os.environ.get
+    rows = prefix.prefix(a.tests, boots=int(env("BOOTS") or 3), spec=env("PREFIXES"),
+                         timeout=a.timeout)
+    return finish(rows)
 
 
 def cmd_trace(a):
@@ -189,7 +200,7 @@ def parser():
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, fn in [("deps", cmd_deps), ("tree", cmd_tree), ("export", cmd_export),
                      ("run", cmd_run), ("all", cmd_all), ("check", cmd_check),
-                     ("unit", cmd_unit), ("bench", cmd_bench), ("soak", cmd_soak),
+                     ("unit", cmd_unit), ("bench", cmd_bench), ("prefix", cmd_prefix), ("soak", cmd_soak),
                      ("trace", cmd_trace), ("coverage", cmd_coverage),
                      ("moves", cmd_moves), ("clean", cmd_clean)]:
         s = sub.add_parser(name)
@@ -209,7 +220,7 @@ def parser():
 # Commands that run external tools: every tool is installed (deps.ensure(), a
 # no-op when all are there) before their first step, fetching and unpacking
 # included.
-TOOLS_FIRST = {"tree", "run", "all", "check", "unit", "bench", "trace", "coverage", "soak"}
+TOOLS_FIRST = {"tree", "run", "all", "check", "unit", "bench", "prefix", "trace", "coverage", "soak"}
 
 
 def main(argv=None):

@@ -5,9 +5,9 @@ import re
 import shutil
 import subprocess
 
-from . import kbuild, kconfig, tree
+from . import base, kbuild, kconfig, tree
 from .results import Result
-from .util import (BASE_TAG, BUILD, CONFIG, LINUX, OUT, PATCHES, SRC,
+from .util import (BASE, BASE_TAG, BUILD, CONFIG, LINUX, OUT, PATCHES, SRC,
                    HarnessError, cpu_lock, info, log_path, run)
 
 K = "series"
@@ -158,3 +158,117 @@ def cross_builds():
                            ["drivers/gpu/drm/nouveau/nouveau_dmem.o", "lib/test_hmm.o"],
                            "ccache gcc"),
     ]
+
+
+# ---------------------------------------------------------------- Debian's path
+
+DEBIAN = os.path.join(BUILD, "debian")
+# Debian's amd64 flavour config (debian/bin/gencontrol.py concatenates these,
+# in this order, for the "amd64" flavour of featureset "none").
+DEBIAN_CONFIGS = ["debian/config/config", "debian/config/kernelarch-x86/config",
+                  "debian/config/amd64/config"]
+
+
+def debian_tree(log):
+    """build/debian: the base + Debian's own patches (quilt, their series)."""
+    tarball = base.ensure_tarball(path=base.tarball_path(BASE.debian_tarball),
+                                  expected=BASE.debian_sha256, log=log)
+    shutil.rmtree(DEBIAN, ignore_errors=True)
+    os.makedirs(DEBIAN)
+    archive = subprocess.run(["git", "-C", LINUX, "archive", BASE_TAG],
+                             stdout=subprocess.PIPE, check=True).stdout
+    subprocess.run(["tar", "-x", "-C", DEBIAN], input=archive, check=True)
+    run(["tar", "-xf", tarball, "-C", DEBIAN], log=log, what="tar xf (Debian's patches)")
+    env = dict(os.environ, QUILT_PATCHES="debian/patches")
+    rc, out = run(["quilt", "--quiltrc", "-", "push", "-a", "--fuzz=0"], cwd=DEBIAN, env=env,
+                  check=False, log=log)
+    if rc != 0:
+        raise HarnessError(f"Debian {BASE.deb_version}'s own patches do not apply: "
+                           f"{quilt_failure(out, rc)}", log)
+    return len([l for l in open(os.path.join(DEBIAN, "debian/patches/series"))
+                if l.strip() and not l.startswith("#")])
+
+
+def quilt_failure(out, rc):
+    bad = [l for l in out.splitlines() if "FAILED" in l or "does not apply" in l
+           or l.startswith("Applying patch")]
+    return bad[-1] if bad else f"quilt exit {rc}"
+
+
+def debian_quilt(patches=PATCHES):
+    """Debian's patches, then this series on top, each its own quilt stack."""
+    def fn():
+        series = tree.read_series(patches)
+        if not series:
+            return "skip", "empty series"
+        if not BASE.debian_sha256:
+            return "skip", f"no Debian source pinned for base {BASE.name}"
+        log = log_path("debian-quilt")
+        ndeb = debian_tree(log)
+        env = dict(os.environ, QUILT_PC=".pc-series", QUILT_PATCHES=patches,
+                   QUILT_SERIES=os.path.join(patches, "series"))
+        rc, out = run(["quilt", "--quiltrc", "-", "push", "-a", "--fuzz=0"], cwd=DEBIAN,
+                      env=env, check=False, log=log)
+        if rc != 0:
+            return "fail", f"{quilt_failure(out, rc)} (log {log})"
+        return "pass", f"{ndeb} Debian patches, then {len(series)}"
+    return guarded(f"quilt: Debian {BASE.deb_version} patches + series", fn)
+
+
+OBJ_LINE = re.compile(r"^\s*obj-(\$\((CONFIG_\w+)\)|y)\s*[+:]?=\s*(.*)$")
+
+
+def enabled_objects(src, files, config):
+    """Touched .c files whose object Debian's .config builds: (objs, skipped)."""
+    opts = kconfig.parse(config)
+    objs, skipped = [], []
+    for f in files:
+        other_arch = f.startswith("arch/") and not f.startswith("arch/x86/")
+        if not f.endswith(".c") or f.startswith(("tools/", "scripts/")) or other_arch:
+            continue
+        d, name = os.path.split(f)
+        obj = name[:-2] + ".o"
+        gate = None
+        mk = os.path.join(src, d, "Makefile")
+        for line in (open(mk).read().replace("\\\n", " ").splitlines()
+                     if os.path.exists(mk) else []):
+            m = OBJ_LINE.match(line)
+            if m and obj in m.group(3).split():
+                gate = m.group(2) or "y"
+                break
+        if gate == "y" or (gate and opts.get(gate, "n") in ("y", "m")):
+            objs.append(f[:-2] + ".o")
+        else:
+            skipped.append(f"{f} ({gate or 'not in its Makefile'} off)")
+    return objs, skipped
+
+
+def debian_config_build(repo=LINUX):
+    """The touched files, compiled in build/debian (Debian's patches + the
+    series) with Debian's real amd64 config, warning-free."""
+    def fn():
+        if not BASE.debian_sha256:
+            return "skip", f"no Debian source pinned for base {BASE.name}"
+        if not os.path.isdir(os.path.join(DEBIAN, ".pc-series")):
+            return "skip", "needs the Debian quilt row first"
+        log = log_path("debian-config")
+        out = os.path.join(OUT, "debian-amd64")
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, ".config"), "w") as cfg:
+            for part in DEBIAN_CONFIGS:
+                cfg.write(open(os.path.join(DEBIAN, part)).read())
+        with cpu_lock():
+            kbuild.make(DEBIAN, out, ["olddefconfig"], log=log, cc=None)
+            objs, skipped = enabled_objects(DEBIAN, tree.touched_files(repo),
+                                            os.path.join(out, ".config"))
+            if not objs:
+                return "skip", "no touched file is built in Debian's amd64 config"
+            kbuild.make(DEBIAN, out, ["prepare"], log=log)
+            _, text = kbuild.make(DEBIAN, out, objs, log=log,
+                                  what=f"Debian-config build of {' '.join(objs)}")
+        warns = [l for l in text.splitlines() if "warning:" in l]
+        if warns:
+            return "fail", f"{len(warns)} warnings, first: {warns[0]} (log {log})"
+        note = " ".join(objs) + (f"; not built there: {', '.join(skipped)}" if skipped else "")
+        return "pass", note
+    return guarded("Debian amd64 config: touched files build warning-free", fn, "cross")

@@ -11,7 +11,7 @@ import re
 import stat
 from dataclasses import dataclass
 
-from .util import BASE, BUILD, GUEST, LINUX, OUT, HarnessError, cpu_lock, info, run
+from .util import BASE, BUILD, GUEST, LINUX, OUT, HarnessError, cpu_lock, info, log_path, run
 
 SELFTESTS = BASE.selftests
 BUSYBOX = "/bin/busybox"
@@ -166,6 +166,7 @@ def binary_path(t, outdir):
 def build_tests(tests, src=LINUX, log=None, family=None, selftests=SELFTESTS):
     """Compile each selftest statically against the tree's uapi headers."""
     known = family_tests(family)
+    log = log or log_path("selftests")
     inc = headers(src, log)
     outdir = os.path.join(OUT, "selftests")
     os.makedirs(outdir, exist_ok=True)

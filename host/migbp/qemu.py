@@ -83,16 +83,27 @@ def kvm_boots(bzimage, initrd, timeout=60):
     return b.ok
 
 
+def vcpus():
+    """SMP=N (even, default 4): more vCPUs than host cores makes the host
+    preempt vCPUs at any instruction, which widens kernel race windows."""
+    v = os.environ.get("SMP") or "4"
+    if not v.isdigit() or int(v) < 2 or int(v) % 2:
+        raise HarnessError(f"SMP={v}: an even number of vCPUs, at least 2 (one node each half)")
+    return int(v)
+
+
 def command(kernel, initrd, append, accel="tcg", qemu="qemu-system-x86_64",
-            mem="2G", node_mem=("1G", "1G"), extra=()):
+            mem="2G", node_mem=("1G", "1G"), extra=(), smp=None):
     """QEMU argv. mem/node_mem/extra let `bench` add a hotpluggable pc-dimm."""
     acc = "tcg,thread=multi" if accel == "tcg" else accel
-    cmd = [qemu, "-accel", acc, "-smp", "4,sockets=2,cores=2,threads=1", "-m", mem,
+    smp = smp or vcpus()
+    half = smp // 2
+    cmd = [qemu, "-accel", acc, "-smp", f"{smp},sockets=2,cores={half},threads=1", "-m", mem,
            "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
            "-kernel", kernel, "-initrd", initrd, "-append", append]
     for n in (0, 1):
         cmd += ["-object", f"memory-backend-ram,id=m{n},size={node_mem[n]}",
-                "-numa", f"node,nodeid={n},cpus={2 * n}-{2 * n + 1},memdev=m{n}"]
+                "-numa", f"node,nodeid={n},cpus={half * n}-{half * n + half - 1},memdev=m{n}"]
     return cmd + list(extra)
 
 

@@ -75,9 +75,9 @@ def run(cmd, cwd=None, env=None, log=None, check=True, input=None,
     Returns (returncode, output). With check, a non-zero exit raises
     HarnessError naming the command (or `what`) and the last output line.
     """
-    # Every step's full output is kept: a command run without a log of its
-    # caller's gets one of its own, named after the step.
-    log = log or log_path(slug(what or " ".join(os.path.basename(c) for c in cmd[:2])))
+    # Every command's full output is kept: one run without a log of its
+    # caller's goes to this process's session log.
+    log = log or session_log()
     try:
         p = subprocess.run(cmd, cwd=cwd, env=env, input=input, text=True,
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
@@ -121,8 +121,16 @@ def first_error(out):
     return (errs or lines or ["(no output)"])[-1]
 
 
-def slug(text):
-    return re.sub(r"[^A-Za-z0-9.]+", "-", text).strip("-")[:40] or "cmd"
+_session = {}
+
+
+def session_log():
+    """build/logs/harness-<stamp>.log: the output of every command whose caller
+    keeps no log of its own (git queries, headers_install, ...)."""
+    key = (LOGS, os.getpid())
+    if key not in _session:
+        _session[key] = log_path(f"harness-{os.getpid()}")
+    return _session[key]
 
 
 # A cold kernel build with its objects takes ~1.5 GiB; the debug (KASAN) one more.

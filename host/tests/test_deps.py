@@ -130,9 +130,10 @@ def test_first_error_prefers_the_cause_over_make_recursion():
 
 
 def test_every_command_keeps_its_output_in_a_log(tmp_path, monkeypatch):
+    import os
     monkeypatch.setattr(util, "LOGS", str(tmp_path))
     with pytest.raises(HarnessError) as e:
         util.run(["sh", "-c", "echo the-cause; exit 2"], what="make headers_install")
     log = e.value.log
     assert log and log.startswith(str(tmp_path)) and "the-cause" in open(log).read()
-    assert "make-headers-install" in log
+    assert os.path.basename(log).startswith("harness-")

@@ -1,7 +1,10 @@
 import os
 
+import pytest
+
 from conftest import DATA
 from migbp import qemu
+from migbp.util import HarnessError
 
 
 def problems(text, **kw):
@@ -78,3 +81,13 @@ def test_command_has_two_numa_nodes_and_no_reboot():
     assert "node,nodeid=0,cpus=0-1,memdev=m0" in s and "node,nodeid=1,cpus=2-3,memdev=m1" in s
     assert "-no-reboot" in cmd and "tcg,thread=multi" in cmd
     assert "migbp.tests=hmm-tests,migration" in s and "panic=-1" in s
+
+
+def test_smp_splits_vcpus_over_the_two_nodes(monkeypatch):
+    monkeypatch.setenv("SMP", "8")
+    cmd = qemu.command("bz", "rd", "x")
+    assert "8,sockets=2,cores=4,threads=1" in cmd
+    assert "node,nodeid=0,cpus=0-3,memdev=m0" in cmd and "node,nodeid=1,cpus=4-7,memdev=m1" in cmd
+    monkeypatch.setenv("SMP", "3")
+    with pytest.raises(HarnessError, match="SMP=3"):
+        qemu.command("bz", "rd", "x")
