@@ -140,7 +140,7 @@ def _prefix(tests, boots, spec, timeout):
     stamp = time.strftime("%Y%m%d-%H%M%S")
     outdir = os.path.join(PREFIX_OUT, stamp)
     os.makedirs(outdir, exist_ok=True)
-    names = initramfs.available_tests() if not tests else \
+    names = initramfs.available_tests(defaults=True) if not tests else \
         [t for t in tests.replace(",", " ").split() if t]
     with Timer("guest userspace (selftests + initramfs)"):
         initrd = initramfs.pack(initramfs.build_tests(names),
