@@ -2,6 +2,7 @@
 # Variables: BASE=5.10.262|5.10.223|7.2.8 (host/migbp/bases.py)  KERNEL=base|patched|both  TESTS=hmm-tests,migration  KCONFIG=vm|debug
 #            FORCE=1 (tree)  DEBUG=1 (check)  BOOT_TIMEOUT=900  ACCEL=tcg|kvm|auto  SMP=4 (vCPUs)
 #            prefix: PREFIXES=0,3,7 (0 = base) BOOTS=3 TESTS=migration
+#            probe: PROBE='streak shared 3 10; streak private 7 20 4' PREFIXES=0,11 BOOTS=1 SMP=8
 #            bench: QUICK=1  BOOTS=5  BENCH_SECS=2  BENCH_LIMIT=120  BENCH_REPORT=build/bench/<run>  BENCH_REV=<build/linux rev>  BENCH_4K=1
 #            soak: DURATION=600 (seconds per kernel; KCONFIG defaults to debug)
 #            trace: KERNEL=base|patched|both  TRACE_SECS=3  TRACE_T=3  TRACE_REPORT=build/trace/<run>
@@ -11,9 +12,9 @@
 # installs it on a machine that has only git and make.
 PYTHON ?= /usr/bin/python3
 MIG = host/bootstrap && PYTHONPATH=host $(PYTHON) host/mig.py
-export BASE SMP PREFIXES KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG MOVES_LOGS
+export BASE SMP PREFIXES PROBE KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG MOVES_LOGS
 
-.PHONY: all check tree export run bench prefix soak trace coverage moves unit clean help deps
+.PHONY: all check tree export run bench prefix probe soak trace coverage moves unit clean help deps
 
 all:
 	@$(MIG) all
@@ -29,6 +30,8 @@ bench:
 	@$(MIG) bench
 prefix:
 	@$(MIG) prefix
+probe:
+	@$(MIG) probe
 trace:
 	@$(MIG) trace
 coverage:

@@ -9,6 +9,7 @@
   check    unit + tree + series checks + patched build/boot/tests (CI)
   unit     the harness's own pytest suite
   prefix   every prefix of the series (p0 = base .. pN), BOOTS boots each, TESTS
+  probe    guest/probe programs (PROBE='streak shared 3 10; ...') on PREFIXES, BOOTS
   bench    base vs patched benchmark -> docs/benchmarks.md (QUICK=1: smoke, BOOTS=N)
   trace    ftrace a shared-anon refault storm on base/patched (issue 10) -> build/trace/
   coverage gcov build of the patched kernel + selftests -> docs/coverage.md
@@ -24,8 +25,8 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from migbp import (bench, checks, coverage, deps, export, moves, prefix, results, run,  # noqa: E402
-                   soak, trace, tree)
+from migbp import (bench, checks, coverage, deps, export, moves, prefix, probe, results,  # noqa: E402
+                   run, soak, trace, tree)
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BASE_TAG, BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         free_text, info, is_disk_full, log_path)
@@ -146,6 +147,12 @@ def cmd_prefix(a):
     return finish(rows)
 
 
+def cmd_probe(a):
+    env = os.environ.get
+    return probe.probe(env("PROBE") or "", spec=env("PREFIXES"), boots=int(env("BOOTS") or 1),
+                       timeout=a.timeout)
+
+
 def cmd_trace(a):
     env = os.environ.get
     if env("TRACE_REPORT"):
@@ -200,7 +207,7 @@ def parser():
     sub = p.add_subparsers(dest="cmd", required=True)
     for name, fn in [("deps", cmd_deps), ("tree", cmd_tree), ("export", cmd_export),
                      ("run", cmd_run), ("all", cmd_all), ("check", cmd_check),
-                     ("unit", cmd_unit), ("bench", cmd_bench), ("prefix", cmd_prefix), ("soak", cmd_soak),
+                     ("unit", cmd_unit), ("bench", cmd_bench), ("prefix", cmd_prefix), ("probe", cmd_probe), ("soak", cmd_soak),
                      ("trace", cmd_trace), ("coverage", cmd_coverage),
                      ("moves", cmd_moves), ("clean", cmd_clean)]:
         s = sub.add_parser(name)
@@ -220,7 +227,7 @@ def parser():
 # Commands that run external tools: every tool is installed (deps.ensure(), a
 # no-op when all are there) before their first step, fetching and unpacking
 # included.
-TOOLS_FIRST = {"tree", "run", "all", "check", "unit", "bench", "prefix", "trace", "coverage", "soak"}
+TOOLS_FIRST = {"tree", "run", "all", "check", "unit", "bench", "prefix", "probe", "trace", "coverage", "soak"}
 
 
 def main(argv=None):

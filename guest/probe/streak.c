@@ -1,0 +1,187 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * streak KIND T SECONDS [PAGES]: move a region back and forth between
+ * nodes 0 and 1 with move_pages(MPOL_MF_MOVE_ALL) while T readers read it,
+ * for SECONDS, and print what happened to the moves.
+ *
+ * KIND: private  private anonymous, PAGES pages, T reader threads
+ *       thp      one 2 MiB aligned MADV_HUGEPAGE region, T reader threads
+ *       shared   MAP_SHARED|MAP_ANONYMOUS (shmem), PAGES pages, T forked readers
+ *       tmpfs    MAP_SHARED of a /tmp file, PAGES pages, T forked readers
+ *       htlb     MAP_SHARED of a memfd(MFD_HUGETLB), one huge page, T forked readers
+ *
+ * A page counts as moved only when its status entry, pre-filled with a
+ * sentinel, holds the target node: 5.10's move_pages() may return 0 for a
+ * page it did not move. Output (host/migbp/probe.py keeps these lines):
+ *   PROBE <kind> T=<t> pages=<n> secs=<s> calls=<c> moved=<m> failed=<f> maxstreak=<calls>
+ *   PROBE   status <value>: <count>     (sentinel = status never written)
+ * maxstreak is the longest run of consecutive calls with a failed page.
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <numaif.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef MFD_HUGETLB
+#define MFD_HUGETLB	4
+#endif
+#define SENTINEL	(-4242)
+#define MAX_PAGES	64
+#define MAX_READERS	64
+#define HPAGE		(2UL << 20)
+
+static char *region;
+static size_t touch_len;		/* bytes the readers walk, 4 KiB apart */
+static volatile int *stop;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static unsigned long read_until_stop(void)
+{
+	unsigned long sum = 0;
+
+	while (!*stop)
+		for (size_t off = 0; off < touch_len; off += 4096)
+			sum += *(volatile char *)(region + off);
+	return sum;
+}
+
+static void *reader_thread(void *arg)
+{
+	(void)arg;
+	return (void *)read_until_stop();
+}
+
+static char *map_kind(const char *kind, size_t npages, size_t *len)
+{
+	int fd = -1;
+	char *p;
+
+	*len = npages * 4096;
+	if (!strcmp(kind, "private") || !strcmp(kind, "shared")) {
+		int share = !strcmp(kind, "shared") ? MAP_SHARED : MAP_PRIVATE;
+
+		return mmap(NULL, *len, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS, -1, 0);
+	}
+	if (!strcmp(kind, "thp")) {
+		*len = HPAGE;
+		p = mmap(NULL, 2 * HPAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return p;
+		p = (char *)(((unsigned long)p + HPAGE - 1) & ~(HPAGE - 1));
+		madvise(p, HPAGE, MADV_HUGEPAGE);
+		return p;
+	}
+	if (!strcmp(kind, "tmpfs")) {
+		fd = open("/tmp/streak", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	} else if (!strcmp(kind, "htlb")) {
+		*len = HPAGE;
+		fd = memfd_create("streak", MFD_HUGETLB);
+	}
+	if (fd < 0 || ftruncate(fd, *len))
+		return MAP_FAILED;
+	return mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+}
+
+int main(int argc, char **argv)
+{
+	const char *kind = argc > 1 ? argv[1] : "shared";
+	int nreaders = argc > 2 ? atoi(argv[2]) : 3;
+	double secs = argc > 3 ? atof(argv[3]) : 10;
+	size_t npages = argc > 4 ? atoi(argv[4]) : 1;
+	int threads = !strcmp(kind, "private") || !strcmp(kind, "thp");
+	int where[MAX_PAGES], target[MAX_PAGES], status[MAX_PAGES];
+	long calls = 0, moved = 0, failed = 0, streak = 0, maxstreak = 0;
+	long sentinel = 0, by_status[64] = { 0 };
+	pthread_t tid[MAX_READERS];
+	pid_t pid[MAX_READERS];
+	void *pages[MAX_PAGES];
+	size_t len, n;
+	double end;
+	int i;
+
+	if (nreaders < 0 || nreaders > MAX_READERS || npages < 1 || npages > MAX_PAGES) {
+		fprintf(stderr, "usage: streak KIND T<=%d SECONDS [PAGES<=%d]\n",
+			MAX_READERS, MAX_PAGES);
+		return 2;
+	}
+	region = map_kind(kind, npages, &len);
+	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED || stop == MAP_FAILED) {
+		perror("streak: mmap");
+		return 1;
+	}
+	memset(region, 0x5a, len);
+	n = len >= HPAGE ? 1 : npages;		/* one huge page is one move */
+	touch_len = len >= HPAGE ? 4096 : len;
+	for (i = 0; i < (int)n; i++)
+		pages[i] = region + i * 4096;
+
+	for (i = 0; i < nreaders; i++) {
+		if (threads) {
+			pthread_create(&tid[i], NULL, reader_thread, NULL);
+		} else if ((pid[i] = fork()) == 0) {
+			read_until_stop();
+			_exit(0);
+		}
+	}
+	usleep(100000);
+
+	for (end = now() + secs; now() < end; calls++) {
+		int bad = 0;
+
+		for (i = 0; i < (int)n; i++)
+			where[i] = SENTINEL;
+		move_pages(0, n, pages, NULL, where, 0);
+		for (i = 0; i < (int)n; i++) {
+			target[i] = where[i] == 0 ? 1 : 0;
+			status[i] = SENTINEL;
+		}
+		move_pages(0, n, pages, target, status, MPOL_MF_MOVE_ALL);
+		for (i = 0; i < (int)n; i++) {
+			if (status[i] == target[i]) {
+				moved++;
+			} else {
+				failed++;
+				bad = 1;
+			}
+			if (status[i] == SENTINEL)
+				sentinel++;
+			else if (status[i] > -48 && status[i] < 16)
+				by_status[status[i] + 48]++;
+		}
+		streak = bad ? streak + 1 : 0;
+		if (streak > maxstreak)
+			maxstreak = streak;
+	}
+	*stop = 1;
+	for (i = 0; i < nreaders; i++) {
+		if (threads)
+			pthread_join(tid[i], NULL);
+		else
+			waitpid(pid[i], NULL, 0);
+	}
+
+	printf("PROBE %s T=%d pages=%zu secs=%.0f calls=%ld moved=%ld failed=%ld maxstreak=%ld\n",
+	       kind, nreaders, n, secs, calls, moved, failed, maxstreak);
+	for (i = 0; i < 64; i++)
+		if (by_status[i])
+			printf("PROBE   status %d: %ld\n", i - 48, by_status[i]);
+	if (sentinel)
+		printf("PROBE   status sentinel: %ld\n", sentinel);
+	return 0;
+}
