@@ -3,9 +3,11 @@ import glob
 import os
 
 from .tree import COVER, git, in_progress
-from .util import BASE_TAG, LINUX, PATCHES, ROOT, HarnessError, info
+from .util import BASE, BASE_TAG, LINUX, PATCHES, ROOT, HarnessError, info
 
-COVER_TEXT = os.path.join(ROOT, "docs", "cover-letter.txt")
+# The cover letter text of the series of the base's family (5.10 or mainline).
+COVER_TEXT = os.path.join(ROOT, "docs", "cover-letter.txt" if BASE.family == "5.10"
+                          else f"{BASE.family}-cover-letter.txt")
 
 
 def fill_cover(path, text_path=COVER_TEXT, date=None):
