@@ -8,10 +8,11 @@ hugepage_settings.c the way its Makefile does. Both are linked -static.
 import gzip
 import os
 import re
+import subprocess
 import stat
 from dataclasses import dataclass
 
-from .util import BASE, BUILD, GUEST, LINUX, OUT, HarnessError, cpu_lock, info, log_path, run
+from .util import BASE, BASE_TAG, BUILD, GUEST, LINUX, OUT, HarnessError, cpu_lock, info, log_path, run
 
 SELFTESTS = BASE.selftests
 BUSYBOX = "/bin/busybox"
@@ -124,6 +125,17 @@ def rewrite(text, rewrites, what):
     return text
 
 
+def base_text(path, src, tag):
+    """path as the base release has it: a variant rewrites upstream's test,
+    not the series' change of it (the mainline series makes migration.c
+    strict itself), so base and patched kernels run the same program. A tree
+    without the base tag (not made by make tree) gives the file as it is."""
+    rel = os.path.relpath(path, src)
+    r = subprocess.run(["git", "-C", src, "show", f"{tag}:{rel}"], capture_output=True,
+                       text=True)
+    return r.stdout if r.returncode == 0 else open(path).read()
+
+
 def source_file(t, src, outdir, selftests=SELFTESTS):
     """The .c file to compile for t: upstream's, or for a variant a rewritten
     copy written to outdir."""
@@ -131,7 +143,7 @@ def source_file(t, src, outdir, selftests=SELFTESTS):
     if not t.rewrites:
         return c
     copy = os.path.join(outdir, f"{t.name}.c")
-    body = rewrite(open(c).read(), t.rewrites, f"{selftests}/{t.source} for {t.name}")
+    body = rewrite(base_text(c, src, BASE_TAG), t.rewrites, f"{selftests}/{t.source} for {t.name}")
     with open(copy, "w") as f:
         f.write(body)
     return copy

@@ -143,6 +143,32 @@ def test_strict_variant_is_a_rewritten_copy_with_the_counter(tmp_path):
         initramfs.source_file(count, src, str(out), mm)).read()
 
 
+def test_variant_rewrites_the_base_release_not_the_series(tmp_path):
+    """The mainline series makes migration.c strict itself; the variants must
+    still rewrite upstream's file (the base tag's), so both kernels run one
+    program."""
+    mm = "tools/testing/selftests/mm"
+    src = fake_tree(tmp_path, mm, {"migration.c": MIGRATION_C})
+    g = ["git", "-C", src, "-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(g + ["init", "-q"], check=True)
+    subprocess.run(g + ["add", "-A"], check=True)
+    subprocess.run(g + ["commit", "-qm", "base"], check=True)
+    subprocess.run(g + ["tag", "v-base"], check=True)
+    with open(f"{src}/{mm}/migration.c", "w") as f:     # the series' strict version
+        f.write(MIGRATION_C.replace("#define MAX_RETRIES\t100\n", ""))
+    t = initramfs.family_tests("mainline")["migration-count"]
+    rel = f"{mm}/migration.c"
+    assert "MAX_RETRIES" in initramfs.base_text(f"{src}/{rel}", src, "v-base")
+    assert "MAX_RETRIES" not in initramfs.base_text(f"{src}/{rel}", src, "no-such-tag")
+    old = initramfs.BASE_TAG
+    initramfs.BASE_TAG = "v-base"
+    try:
+        c = initramfs.source_file(t, src, str(tmp_path), mm)
+    finally:
+        initramfs.BASE_TAG = old
+    assert "#define MAX_RETRIES\t2000000000\n" in open(c).read()
+
+
 def test_variant_refuses_a_changed_upstream(tmp_path):
     mm = "tools/testing/selftests/mm"
     src = fake_tree(tmp_path, mm, {"migration.c": MIGRATION_C.replace("100", "50")})
