@@ -152,7 +152,11 @@ def cross_builds():
     ppc = ["ARCH=powerpc", "CROSS_COMPILE=powerpc64le-linux-gnu-"]
     return [
         warning_free_build("ppc64le", ppc, "ppc64le_defconfig", "ppc64le-uvmem.config",
-                           ["arch/powerpc/kvm/book3s_hv_uvmem.o"],
+                           # uvmem: MIGRATE_PFN_LOCKED; hugetlbpage: the hugetlb
+                           # migration wait; mm/hugetlb.o without ARCH_WANT_HUGE_PMD_SHARE
+                           ["arch/powerpc/kvm/book3s_hv_uvmem.o",
+                            "arch/powerpc/mm/hugetlbpage.o", "mm/migrate.o",
+                            "mm/hugetlb.o"],
                            "ccache powerpc64le-linux-gnu-gcc"),
         warning_free_build("nouveau", [], "defconfig", "nouveau.config",
                            ["drivers/gpu/drm/nouveau/nouveau_dmem.o", "lib/test_hmm.o"],
