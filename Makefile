@@ -2,7 +2,7 @@
 # Variables: BASE=5.10.262|5.10.223|7.2.8 (host/migbp/bases.py)  KERNEL=base|patched|both  TESTS=hmm-tests,migration  KCONFIG=vm|debug
 #            FORCE=1 (tree)  DEBUG=1 (check)  BOOT_TIMEOUT=900  ACCEL=tcg|kvm|auto  SMP=4 (vCPUs)
 #            prefix: PREFIXES=0,3,7 (0 = base) BOOTS=3 TESTS=migration
-#            probe: PROBE='streak shared 3 10; streak private 7 20 4' PREFIXES=0,11 BOOTS=1 SMP=8
+#            probe: PROBE='streak shared 3 10; streak private 7 20 4' PREFIXES=0,11 BOOTS=1 SMP=8 KCONFIG=vm|trace (htrace.sh)
 #            bench: QUICK=1  BOOTS=5  BENCH_SECS=2  BENCH_LIMIT=120  BENCH_REPORT=build/bench/<run>  BENCH_REV=<build/linux rev>  BENCH_4K=1
 #            soak: DURATION=600 (seconds per kernel; KCONFIG defaults to debug)
 #            trace: KERNEL=base|patched|both  TRACE_SECS=3  TRACE_T=3  TRACE_REPORT=build/trace/<run>

@@ -150,7 +150,7 @@ def cmd_prefix(a):
 def cmd_probe(a):
     env = os.environ.get
     return probe.probe(env("PROBE") or "", spec=env("PREFIXES"), boots=int(env("BOOTS") or 1),
-                       timeout=a.timeout)
+                       timeout=a.timeout, kind=env("KCONFIG") or "vm")
 
 
 def cmd_trace(a):

@@ -49,9 +49,10 @@ def choose(n, spec=None):
     return sorted(set(out))
 
 
-def build_prefixes(ks, cs, outdir, repo=LINUX):
+def build_prefixes(ks, cs, outdir, repo=LINUX, kind="vm"):
     """bzImage of every prefix in ks of the commits cs, copied into outdir;
-    {k: path}. cs is read once per run: build/linux may move meanwhile."""
+    {k: path}. cs is read once per run: build/linux may move meanwhile.
+    kind: the kconfig (vm, or e.g. trace for `make probe KCONFIG=trace`)."""
     wt = os.path.join(SRC, "prefix")
     bz = {}
     for k in ks:
@@ -59,7 +60,8 @@ def build_prefixes(ks, cs, outdir, repo=LINUX):
         subject = "base" if k == 0 else tree.git(["log", "-1", "--format=%s", rev], repo).strip()
         with Timer(f"build p{k} ({subject[:60]})"):
             tree.worktree(wt, rev, repo)
-            built = kbuild.build(f"p{k}", "vm", src=wt, out=os.path.join(OUT, f"prefix-{k}"))
+            sub = f"prefix-{k}" + ("" if kind == "vm" else f"-{kind}")
+            built = kbuild.build(f"p{k}", kind, src=wt, out=os.path.join(OUT, sub))
         bz[k] = os.path.join(outdir, f"bzImage-p{k}")
         shutil.copyfile(built, bz[k])
     return bz

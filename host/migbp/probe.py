@@ -22,8 +22,13 @@ LINE = re.compile(r"PROBE\b.*$")
 
 
 def build_programs(log):
+    """guest/probe/*.c compiled static, and guest/probe/*.sh as they are
+    (scripts such as htrace.sh, which set up kprobes around a program)."""
     bins = {}
     for name in sorted(os.listdir(PROBE_SRC)):
+        if name.endswith(".sh"):
+            bins[name] = os.path.join(PROBE_SRC, name)
+            continue
         if not name.endswith(".c"):
             continue
         b = os.path.join(OUT, "probe", name[:-2])
@@ -47,7 +52,7 @@ def probe_lines(text):
     return [m.group(0) for m in (LINE.search(l) for l in text.splitlines()) if m]
 
 
-def probe(commands, spec=None, boots=1, timeout=qemu.DEFAULT_TIMEOUT):
+def probe(commands, spec=None, boots=1, timeout=qemu.DEFAULT_TIMEOUT, kind="vm"):
     cs = prefix.commits()
     ks = prefix.choose(len(cs), spec or f"0,{len(cs)}")
     stamp = time.strftime("%Y%m%d-%H%M%S")
@@ -62,9 +67,10 @@ def probe(commands, spec=None, boots=1, timeout=qemu.DEFAULT_TIMEOUT):
     bins["probe"] = sh
     initrd = initramfs.pack(bins, out=os.path.join(outdir, "initramfs.cpio.gz"))
     report = [f"# make probe PROBE='{commands}' PREFIXES={','.join(map(str, ks))} "
-              f"BOOTS={boots} SMP={qemu.vcpus()} ({time.strftime('%Y-%m-%d %H:%M')})"]
+              f"BOOTS={boots} SMP={qemu.vcpus()} KCONFIG={kind} "
+              f"({time.strftime('%Y-%m-%d %H:%M')})"]
     with cpu_lock():
-        bz = prefix.build_prefixes(ks, cs, outdir)
+        bz = prefix.build_prefixes(ks, cs, outdir, kind=kind)
         for i in range(boots):
             for k in ks:
                 with Timer(f"probe boot {i + 1}/{boots} p{k}"):

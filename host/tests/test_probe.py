@@ -17,3 +17,11 @@ def test_probe_lines_survive_printk_glued_in_front():
     assert probe.probe_lines(text) == [
         "PROBE shared T=3 pages=1 secs=10 calls=5 moved=5 failed=0 maxstreak=0",
         "PROBE   status 1: 3"]
+
+
+def test_scripts_are_packed_as_they_are(tmp_path, monkeypatch):
+    """guest/probe/*.sh goes into the initramfs unchanged (no compiler run)."""
+    (tmp_path / "htrace.sh").write_text("#!/bin/sh\necho PROBE x\n")
+    (tmp_path / "notes.txt").write_text("not a program")
+    monkeypatch.setattr(probe, "PROBE_SRC", str(tmp_path))
+    assert probe.build_programs(log=None) == {"htrace.sh": str(tmp_path / "htrace.sh")}
