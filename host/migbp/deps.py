@@ -28,6 +28,14 @@ NEEDS = [
     ("/usr/include/openssl/ssl.h", "libssl-dev"),
     (ARCH_LIB + "/libnuma.a", "libnuma-dev"),
     (ARCH_LIB + "/libhugetlbfs.a", "libhugetlbfs-dev"),
+    # make vmtests: mlock-random-test links -lcap; protection_keys_32 is
+    # -m32. Not gcc-multilib: Debian makes it conflict with the ppc64le cross
+    # compiler above (apt removes one for the other); these two are enough.
+    (ARCH_LIB + "/libcap.a", "libcap-dev"),
+    ("/usr/lib32/libc.a", "libc6-dev-i386"),
+    ("/usr/lib/gcc/x86_64-linux-gnu/12/32/libgcc.a", "lib32gcc-12-dev"),
+    # make stress: Debian's stress-ng (dynamic: packed with its ldd closure)
+    ("stress-ng", "stress-ng"), ("ldd", "libc-bin"),
     ("gnuplot", "gnuplot-nox"),
     ("/usr/lib/python3/dist-packages/pytest", "python3-pytest"),
     # checkpatch's SPDX check runs scripts/spdxcheck.py, which needs these;

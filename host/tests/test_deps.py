@@ -137,3 +137,11 @@ def test_every_command_keeps_its_output_in_a_log(tmp_path, monkeypatch):
     log = e.value.log
     assert log and log.startswith(str(tmp_path)) and "the-cause" in open(log).read()
     assert os.path.basename(log).startswith("harness-")
+
+
+def test_needs_never_asks_for_gcc_multilib():
+    # Debian's gcc-multilib conflicts with gcc-powerpc64le-linux-gnu: apt would
+    # remove the cross compiler of `make check` to install it (seen 2026-11-30).
+    pkgs = {p for _, p in deps.NEEDS}
+    assert "gcc-powerpc64le-linux-gnu" in pkgs and "gcc-multilib" not in pkgs
+    assert {"libc6-dev-i386", "lib32gcc-12-dev", "libcap-dev", "stress-ng"} <= pkgs
