@@ -15,6 +15,8 @@
   coverage gcov build of the patched kernel + selftests -> docs/coverage.md
   soak     base and patched debug kernels under a migration mix for DURATION s -> docs/soak.md
   moves    per test over boots: results + page-move counts from console logs (MOVES_LOGS=)
+  stress   stress-ng memory stressors at once on base and patched debug kernels for DURATION s -> docs/soak.md
+  vmtests  5.10's own selftests/vm (run_vmtests' cases + the rest of its Makefile) on base and patched
   clean    remove build outputs (never build/linux)
 """
 import argparse
@@ -26,7 +28,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from migbp import (bench, checks, coverage, deps, export, moves, prefix, probe, results,  # noqa: E402
-                   run, soak, trace, tree)
+                   run, soak, stress, trace, tree, vmtests)
 from migbp.results import Result  # noqa: E402
 from migbp.util import (BASE_TAG, BUILD, LOGS, OUT, ROOT, SRC, HarnessError, Timer, die,  # noqa: E402
                         free_text, info, is_disk_full, log_path)
@@ -184,6 +186,32 @@ def cmd_moves(a):
     return moves.report(spec)
 
 
+def cmd_vmtests(a):
+    # base and patched unless KERNEL says one; KCONFIG=debug adds debug.config
+    kernel = os.environ.get("KERNEL") or "both"
+    if kernel not in KERNELS:
+        raise HarnessError(f"KERNEL={kernel}: use base, patched or both")
+    ks = KERNELS[kernel]
+    rows = vmtests.vmtests(ks, a.tests, a.kconfig, int(os.environ.get("BOOT_TIMEOUT") or 0))
+    suffix = "vmtests" if a.kconfig == "vm" else f"vmtests-{a.kconfig}"
+    return finish(rows, [f"{k}-{suffix}" for k in ks])
+
+
+def cmd_stress(a):
+    env = os.environ.get
+    try:
+        duration = int(env("DURATION") or stress.DEFAULT_DURATION)
+    except ValueError:
+        raise HarnessError(f"DURATION={env('DURATION')}: seconds, e.g. DURATION=300")
+    kernel = env("KERNEL") or "both"
+    if kernel not in KERNELS:
+        raise HarnessError(f"KERNEL={kernel}: use base, patched or both")
+    # debug unless KCONFIG says otherwise; BOOT_TIMEOUT is the margin over DURATION
+    rows = stress.stress(duration, env("KCONFIG") or "debug", int(env("BOOT_TIMEOUT") or 0) or None,
+                         KERNELS[kernel])
+    return finish(rows)
+
+
 def cmd_deps(a):
     got = deps.ensure()
     info(f"installed {' '.join(got)}" if got else "all dependencies present")
@@ -208,6 +236,7 @@ def parser():
     for name, fn in [("deps", cmd_deps), ("tree", cmd_tree), ("export", cmd_export),
                      ("run", cmd_run), ("all", cmd_all), ("check", cmd_check),
                      ("unit", cmd_unit), ("bench", cmd_bench), ("prefix", cmd_prefix), ("probe", cmd_probe), ("soak", cmd_soak),
+                     ("vmtests", cmd_vmtests), ("stress", cmd_stress),
                      ("trace", cmd_trace), ("coverage", cmd_coverage),
                      ("moves", cmd_moves), ("clean", cmd_clean)]:
         s = sub.add_parser(name)
@@ -227,7 +256,8 @@ def parser():
 # Commands that run external tools: every tool is installed (deps.ensure(), a
 # no-op when all are there) before their first step, fetching and unpacking
 # included.
-TOOLS_FIRST = {"tree", "run", "all", "check", "unit", "bench", "prefix", "probe", "trace", "coverage", "soak"}
+TOOLS_FIRST = {"tree", "run", "all", "check", "unit", "bench", "prefix", "probe", "trace", "coverage", "soak",
+               "vmtests", "stress"}
 
 
 def main(argv=None):

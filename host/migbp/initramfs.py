@@ -232,11 +232,48 @@ class Cpio:
         return bytes(self.data)
 
 
-def pack(bins, out=None, guest=GUEST, busybox=BUSYBOX):
+LDD_LINE = re.compile(r"^\s*(?:(\S+) => )?(/\S+) \(0x[0-9a-f]+\)$")
+
+
+def parse_ldd(text):
+    """Absolute paths of the libraries (and the dynamic loader) in ldd output.
+
+    'not found' lines are an error naming them; linux-vdso has no file."""
+    missing = [l.split()[0] for l in text.splitlines() if "not found" in l]
+    if missing:
+        raise HarnessError(f"ldd: libraries not found: {', '.join(missing)}")
+    return [m.group(2) for m in map(LDD_LINE.match, text.splitlines()) if m]
+
+
+def dynamic_closure(binary, dest=None):
+    """[(path in the initramfs, host file)] for a dynamically linked program:
+    the program itself at dest (default: its own path), every library ldd
+    lists and the dynamic loader, each at the path the loader will look for
+    (symlinks resolved: the file's contents go in under the linked name)."""
+    binary = os.path.realpath(binary)
+    _, text = run(["ldd", binary], what=f"ldd {binary}")
+    if "not a dynamic executable" in text:
+        return [((dest or binary).lstrip("/"), binary)]
+    files = [((dest or binary).lstrip("/"), binary)]
+    for lib in parse_ldd(text):
+        files.append((lib.lstrip("/"), os.path.realpath(lib)))
+    return files
+
+
+def pack(bins, out=None, guest=GUEST, busybox=BUSYBOX, extra=()):
+    """bins -> /selftests/<name>; extra: (path in the archive, host file) pairs,
+    their parent directories created (dynamic_closure() gives such pairs)."""
     out = out or os.path.join(OUT, "initramfs.cpio.gz")
     c = Cpio()
-    for d in ("bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys",
-              "tmp", "selftests", "guest", "etc", "root"):
+    dirs = ["bin", "sbin", "usr", "usr/bin", "usr/sbin", "dev", "proc", "sys",
+            "tmp", "selftests", "guest", "etc", "root"]
+    for path, _ in extra:
+        parts = path.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in dirs:
+                dirs.append(d)
+    for d in dirs:
         c.dir(d)
     c.chardev("dev/console", 5, 1)
     c.chardev("dev/null", 1, 3, 0o666)
@@ -251,6 +288,8 @@ def pack(bins, out=None, guest=GUEST, busybox=BUSYBOX):
             c.file("init", body)
     for name, path in sorted(bins.items()):
         c.file(f"selftests/{name}", open(path, "rb").read())
+    for path, src in extra:
+        c.file(path, open(src, "rb").read())
     with gzip.GzipFile(out, "wb", mtime=0, compresslevel=6) as f:
         f.write(c.finish())
     info(f"initramfs {os.path.relpath(out, BUILD)}: {', '.join(sorted(bins)) or 'no tests'}")

@@ -32,7 +32,8 @@ def unmet(fragment, config):
 # The guest kernel's fragments per base family (bases.py): 5.10's option
 # names (vm.config) no longer all exist on mainline, which has its own.
 FAMILY_FRAGMENTS = {
-    "5.10": {"vm": ["vm"], "debug": ["vm", "debug"], "trace": ["vm", "trace"]},
+    "5.10": {"vm": ["vm"], "debug": ["vm", "debug"], "trace": ["vm", "trace"],
+             "vmtests": ["vm", "vmtests"], "vmtests-debug": ["vm", "vmtests", "debug"]},
     "mainline": {"vm": ["mainline"], "debug": ["mainline", "mainline-debug"],
                  "trace": ["mainline", "trace"]},
 }

@@ -1,0 +1,57 @@
+#!/bin/busybox sh
+# Guest-side driver of `make stress`: Debian's stress-ng (packed with its
+# shared libraries by host/migbp/stress.py) with a timed mix of memory
+# stressors, all at once. Packed as /selftests/stress, started by /init
+# (migbp.tests=stress). Kernel command line: migbp.stress_secs=S; the
+# stressors and their options: /selftests/stress.args (one line, written by
+# host/migbp/stress.py).
+# Output: "STRESS,..." lines (host/migbp/stress.py) around stress-ng's own:
+#   STRESS,info,<text>   STRESS,vmstat,<counter>,<delta>   STRESS,rc,<exit>
+#   STRESS,end,<seconds>
+arg() {
+	v=$(tr ' ' '\n' < /proc/cmdline | sed -n "s/^migbp\.$1=//p" | tail -n 1)
+	echo "${v:-$2}"
+}
+secs=$(arg stress_secs 300)
+stressors=$(cat /selftests/stress.args)
+
+# Tasks stuck in D state for a minute are reported (as make soak does).
+echo 60 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
+echo -1 > /proc/sys/kernel/hung_task_warnings 2>/dev/null
+# Page-cache files on a real file system (ext2 on brd's /dev/ram0), so
+# file-backed faults go through filemap_fault(); POSIX shm on /dev/shm.
+mkdir -p /mnt/stress /dev/shm
+mount -t tmpfs shm /dev/shm
+if mke2fs -q /dev/ram0 >/dev/null 2>&1 && mount -t ext2 /dev/ram0 /mnt/stress; then
+	echo "STRESS,info,temp-path /mnt/stress: ext2 on /dev/ram0 ($(df -k /mnt/stress | awk 'NR==2 {print $2}') KiB)"
+else
+	echo "STRESS,error,no ext2 on /dev/ram0 (CONFIG_BLK_DEV_RAM/EXT2_FS?): temp files on tmpfs"
+fi
+echo "STRESS,info,$(uname -r) secs=$secs"
+echo "STRESS,info,thp $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
+grep -E '^(MemTotal|MemFree|HugePages_Total|HugePages_Free)' /proc/meminfo | tr -s ' ' | sed 's/^/STRESS,info,/'
+for n in /sys/devices/system/node/node*; do
+	echo "STRESS,info,$(basename $n) $(grep MemTotal $n/meminfo | awk '{print $4, $5}')" \
+		"movable blocks $(cat $n/memory*/valid_zones 2>/dev/null | grep -c '^Movable')"
+done
+
+vmstat_keys='pgmigrate_success pgmigrate_fail thp_migration_success thp_migration_fail compact_migrate_scanned compact_isolated pgfault pgmajfault thp_fault_alloc'
+for k in $vmstat_keys; do eval "before_$k=$(sed -n "s/^$k //p" /proc/vmstat)"; done
+t0=$(cut -d' ' -f1 /proc/uptime)
+cd /mnt/stress
+# shellcheck disable=SC2086
+/usr/bin/stress-ng $stressors --timeout "${secs}s" --verify --metrics-brief \
+	--temp-path /mnt/stress < /dev/null 2>&1
+rc=$?
+cd /
+t1=$(cut -d' ' -f1 /proc/uptime)
+for k in $vmstat_keys; do
+	now=$(sed -n "s/^$k //p" /proc/vmstat)
+	eval "b=\$before_$k"
+	[ -n "$now" ] && echo "STRESS,vmstat,$k,$((now - ${b:-0}))"
+done
+grep -E '^(MemFree|HugePages_Free|HardwareCorrupted)' /proc/meminfo | tr -s ' ' | sed 's/^/STRESS,info,after /'
+echo "STRESS,info,offline blocks after: $(grep -l offline /sys/devices/system/memory/memory*/state 2>/dev/null | wc -l)"
+echo "STRESS,rc,$rc"
+echo "STRESS,end,$(echo "$t1 $t0" | awk '{printf "%.1f", $1 - $2}')"
+exit $rc
