@@ -209,3 +209,42 @@ def test_refault_is_built_as_bench_builds_it_and_packed_with_its_driver():
     drv = os.path.join(initramfs.GUEST, t.driver)
     assert subprocess.run(["sh", "-n", drv]).returncode == 0
     assert "/selftests/refault-bin" in open(drv).read()
+
+
+def test_parse_ldd_of_stress_ng_recorded():
+    from conftest import DATA
+    libs = initramfs.parse_ldd(open(os.path.join(DATA, "ldd-stress-ng.txt")).read())
+    assert "/lib64/ld-linux-x86-64.so.2" in libs          # the dynamic loader
+    assert "/lib/x86_64-linux-gnu/libc.so.6" in libs
+    assert "/lib/x86_64-linux-gnu/libmd.so.0" in libs     # an indirect dependency
+    assert not [l for l in libs if "vdso" in l] and len(libs) == 26
+
+
+def test_parse_ldd_names_missing_libraries():
+    with pytest.raises(initramfs.HarnessError) as e:
+        initramfs.parse_ldd("\tlibfoo.so.1 => not found\n\tlibc.so.6 => /lib/libc.so.6 (0x1)\n")
+    assert "libfoo.so.1" in str(e.value)
+
+
+@pytest.mark.skipif(not shutil.which("cpio") or not shutil.which("ldd"),
+                    reason="cpio/ldd not installed")
+def test_dynamic_binary_goes_in_with_its_libraries_and_loader(tmp_path):
+    # /bin/ls stands in for stress-ng: any dynamic program of the host
+    files = initramfs.dynamic_closure("/bin/ls", dest="/usr/bin/ls")
+    paths = [p for p, _ in files]
+    assert paths[0] == "usr/bin/ls" and "lib64/ld-linux-x86-64.so.2" in paths
+    assert all(os.path.isfile(src) for _, src in files)
+    guest = tmp_path / "guest"
+    guest.mkdir()
+    bb = tmp_path / "busybox"
+    bb.write_bytes(b"bb")
+    out = initramfs.pack({}, str(tmp_path / "i.gz"), str(guest), str(bb), extra=files)
+    listing = subprocess.run(["cpio", "-it"], input=gzip.open(out).read(),
+                             capture_output=True).stdout.decode().split()
+    assert "lib64" in listing and "lib" in listing and "lib/x86_64-linux-gnu" in listing
+    assert set(paths) <= set(listing)
+
+
+def test_guest_drivers_are_posix_sh():
+    for f in ("vmtests/vmtests.sh", "stress/stress.sh"):
+        assert subprocess.run(["sh", "-n", os.path.join(initramfs.GUEST, f)]).returncode == 0
