@@ -94,3 +94,24 @@ def test_every_case_has_a_binary_and_every_binary_a_case():
     names = {b.name for b in vmtests.BINARIES}
     assert {c.binary for c in vmtests.CASES} == names
     assert len({c.name for c in vmtests.CASES}) == len(vmtests.CASES)
+
+
+def test_report_names_regressions_and_doc_block_is_replaced():
+    from migbp.results import Result
+    rows = [Result("base-vmtests", "boot", "boot (tcg)", "pass", 100.0),
+            Result("base-vmtests", "map_populate", "map_populate", "pass", 1.0),
+            Result("base-vmtests", "thuge-gen", "thuge-gen", "skip", note="No GB pages"),
+            Result("patched-vmtests", "boot", "boot (tcg)", "pass", 100.0),
+            Result("patched-vmtests", "map_populate", "map_populate", "fail",
+                   note="exit status 1: a|b"),
+            Result("patched-vmtests", "thuge-gen", "thuge-gen", "skip", note="No GB pages")]
+    meta = dict(date="d", cmd="make vmtests", logs=[], src="s", kconfig="vm", series=["x"],
+                accel="tcg", qemu="q")
+    text = vmtests.report(rows, ["base-vmtests", "patched-vmtests"], meta)
+    assert "failed on another kernel: `map_populate` map_populate." in text
+    assert "| `map_populate` |  | ok 1 s | **FAIL**: exit status 1: a\\|b |" in text
+    assert "| `thuge-gen` |  | skip: No GB pages | skip: No GB pages |" in text
+    doc = vmtests.splice_doc("# t\n\nreasons\n", "G1")
+    doc = vmtests.splice_doc(doc + "\nmore\n", "G2")
+    assert doc.count(vmtests.BEGIN) == 1 and "G2" in doc and "G1" not in doc
+    assert doc.startswith("# t\n\nreasons\n") and doc.endswith("more\n")
