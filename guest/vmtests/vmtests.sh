@@ -79,9 +79,17 @@ shm_teardown() {
 gb_setup() {	# thuge-gen wants NUM_PAGES (4) free pages of each size
 	saved_nr=$(cat /proc/sys/vm/nr_hugepages)
 	echo $((saved_nr + 4)) > /proc/sys/vm/nr_hugepages
+	# the boot may have reserved fewer 1 GiB pages: try the rest at run time
+	gb=/sys/kernel/mm/hugepages/hugepages-1048576kB
+	if [ -d $gb ]; then
+		saved_gb=$(cat $gb/nr_hugepages)
+		[ "$saved_gb" -lt 4 ] && echo 4 > $gb/nr_hugepages
+		echo "# 1 GiB pages: $saved_gb at boot, $(cat $gb/free_hugepages) free now"
+	fi
 	shm_setup $((4 << 30)) $((4 << 30 >> 12))
 }
 gb_teardown() {
+	[ -d "$gb" ] && echo "$saved_gb" > $gb/nr_hugepages
 	shm_teardown
 	echo "$saved_nr" > /proc/sys/vm/nr_hugepages
 }
