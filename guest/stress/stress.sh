@@ -22,7 +22,7 @@ echo -1 > /proc/sys/kernel/hung_task_warnings 2>/dev/null
 # file-backed faults go through filemap_fault(); POSIX shm on /dev/shm.
 mkdir -p /mnt/stress /dev/shm
 mount -t tmpfs shm /dev/shm
-if mke2fs -q /dev/ram0 >/dev/null 2>&1 && mount -t ext2 /dev/ram0 /mnt/stress; then
+if mke2fs -F /dev/ram0 >/dev/null 2>&1 && mount -t ext2 /dev/ram0 /mnt/stress; then
 	echo "STRESS,info,temp-path /mnt/stress: ext2 on /dev/ram0 ($(df -k /mnt/stress | awk 'NR==2 {print $2}') KiB)"
 else
 	echo "STRESS,error,no ext2 on /dev/ram0 (CONFIG_BLK_DEV_RAM/EXT2_FS?): temp files on tmpfs"
