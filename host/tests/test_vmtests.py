@@ -115,3 +115,18 @@ def test_report_names_regressions_and_doc_block_is_replaced():
     doc = vmtests.splice_doc(doc + "\nmore\n", "G2")
     assert doc.count(vmtests.BEGIN) == 1 and "G2" in doc and "G1" not in doc
     assert doc.startswith("# t\n\nreasons\n") and doc.endswith("more\n")
+
+
+def test_khugepaged_rewrite_drops_both_debug_cow_accesses():
+    b = next(x for x in vmtests.BINARIES if x.name == "khugepaged")
+    # the two accesses as 5.10.262's khugepaged.c spells them
+    text = ("struct settings {\n\tbool debug_cow;\n};\n"
+            "\twrite_num(\"debug_cow\", settings->debug_cow);\n"
+            "\twrite_num(\"use_zero_page\", settings->use_zero_page);\n"
+            "\t\t.debug_cow = read_num(\"debug_cow\"),\n"
+            "\t\t.use_zero_page = read_num(\"use_zero_page\"),\n")
+    out = vmtests.initramfs.rewrite(text, b.rewrites, "khugepaged.c")
+    assert '"debug_cow"' not in out
+    assert "use_zero_page" in out and "bool debug_cow;" in out
+    with pytest.raises(HarnessError):        # upstream changed: say so, do not build the old test
+        vmtests.initramfs.rewrite(out, b.rewrites, "khugepaged.c")
