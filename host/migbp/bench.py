@@ -11,7 +11,6 @@ QUICK=1 (smoke, ~2 min) writes build/bench/<stamp>/report.md only.
 import csv
 import json
 import os
-import platform
 import re
 import shlex
 import shutil
@@ -19,7 +18,7 @@ import statistics
 import subprocess
 import time
 
-from . import initramfs, kbuild, qemu, tree
+from . import initramfs, kbuild, machine, qemu, results, tree
 from .util import (BUILD, GUEST, LINUX, OUT, ROOT, SRC, BASE_TAG, HarnessError, Timer, info,
                    log_path, run)
 
@@ -42,13 +41,6 @@ INTS = {"T", "pages", "calls", "moved", "failed", "failed_ppm", "pgmigrate_succe
         "pgmigrate_fail", "thp_migration_success", "thp_migration_fail", "tlb_ipis",
         "call_ipis", "mib", "pages_in_block", "rounds", "lost"}
 FLOATS = {"seconds", "online_seconds"}
-
-MEM = "1536M,slots=2,maxmem=4G"
-NODE_MEM = ("1024M", "512M")
-DIMM = ["-object", "memory-backend-ram,id=d1,size=512M",
-        "-device", "pc-dimm,id=dimm1,memdev=d1,node=1"]
-KERNEL_ARGS = "movable_node memhp_default_state=online_movable migbp.hugepages=16"
-
 
 # ---------------------------------------------------------------- parsing
 
@@ -228,12 +220,6 @@ def fmt_ratios(rs):
     return s
 
 
-def md_table(head, body):
-    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
-    return "\n".join(lines)
-
-
 def refault_table(agg):
     head = ["scenario", "pages", "T", "n", "base failed ppm", "patched failed ppm",
             "patched/base per pair", "base pgmigrate_fail", "patched pgmigrate_fail",
@@ -249,7 +235,7 @@ def refault_table(agg):
                      fmt_summary(d["mig_fail"].get("patched"), "refault"),
                      fmt_summary(d["calls"].get("base"), "refault"),
                      fmt_summary(d["calls"].get("patched"), "refault")])
-    return md_table(head, body)
+    return results.md_table(head, body)
 
 
 def offline_table(agg, limit):
@@ -271,7 +257,7 @@ def offline_table(agg, limit):
                      fmt_summary(d["mig_fail"].get("patched"), "refault"),
                      fmt_summary(d["tlb"].get("base"), "refault"),
                      fmt_summary(d["tlb"].get("patched"), "refault")])
-    return md_table(head, body)
+    return results.md_table(head, body)
 
 
 BAD = re.compile(r"\bbad=(\d+)")
@@ -319,7 +305,7 @@ def selftest_table(records, kernels=("base", "patched")):
             rounds = summarize([r["rounds"] for r in rs if r["rounds"]])
             cells.append("-" if rounds is None else f"{rounds[0]:,.0f}")
         body.append(cells)
-    return md_table(head, body) if body else ""
+    return results.md_table(head, body) if body else ""
 
 
 BREAKDOWN = [(("private", 0, 128), "idle (T=0)"),
@@ -357,7 +343,7 @@ def offline_breakdown(records, kernels=("base", "patched")):
             cells.append(f"{med([r['pgmigrate_fail'] for r in rs]):,.0f}")
             cells.append(f"{med([1000 * r['tlb_ipis'] / max(1, r['pgmigrate_success']) for r in rs]):.1f}")
         body.append(cells)
-    return md_table(head, body) if body else ""
+    return results.md_table(head, body) if body else ""
 
 
 def splice_doc(old, generated):
@@ -449,17 +435,22 @@ plot "{dat}" using 2:3:4:xtic(1) title "base {BASE_TAG[1:]}" lc rgb "#888888", \
 
 # ---------------------------------------------------------------- guest side
 
-def build_guest(log, rundir):
+def compile_prog(prog, log):
+    """guest/bench/<prog>.c -> build/out/bench/<prog> (static); returns its path."""
     outdir = os.path.join(OUT, "bench")
     os.makedirs(outdir, exist_ok=True)
+    b = os.path.join(outdir, prog)
+    # -I lib: test_hmm_uapi.h (device-r); the same header in base and patched
+    run(["gcc", "-static", "-O2", "-Wall", "-I", os.path.join(LINUX, "lib"), "-o", b,
+         os.path.join(BENCH_SRC, prog + ".c"), "-lnuma", "-lpthread"], log=log,
+        what=f"compiling guest/bench/{prog}.c")
+    return b
+
+
+def build_guest(log, rundir):
     bins = {"bench": os.path.join(BENCH_SRC, "bench.sh")}
     for prog in ("refault", "offline"):
-        b = os.path.join(outdir, prog)
-        # -I lib: test_hmm_uapi.h (device-r); the same header in base and patched
-        run(["gcc", "-static", "-O2", "-Wall", "-I", os.path.join(LINUX, "lib"), "-o", b,
-             os.path.join(BENCH_SRC, prog + ".c"), "-lnuma", "-lpthread"], log=log,
-            what=f"compiling guest/bench/{prog}.c")
-        bins[prog] = b
+        bins[prog] = compile_prog(prog, log)
     # the series' own selftest, one binary for both kernels: its counters per kernel
     bins.update(initramfs.build_tests(["migration"], log=log))
     # per run: a concurrent bench must not rewrite the initramfs being booted
@@ -467,50 +458,10 @@ def build_guest(log, rundir):
 
 
 def guest_command(bz, initrd, quick, secs, limit, accel):
-    extra = (f"{KERNEL_ARGS} migbp.bench_quick={1 if quick else 0} "
+    extra = (f"migbp.bench_quick={1 if quick else 0} "
              f"migbp.bench_secs={secs} migbp.bench_limit={limit}"
              + (" migbp.bench_4k=1" if os.environ.get("BENCH_4K") == "1" else ""))
-    append = qemu.cmdline(["bench"], test_timeout=3600, extra=extra)
-    return qemu.command(bz, initrd, append, accel, mem=MEM, node_mem=NODE_MEM, extra=DIMM)
-
-
-def machine():
-    cpu = "?"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = "?"
-    try:
-        kb = int(open("/proc/meminfo").readline().split()[1])
-        mem = f"{kb / 2**20:.0f} GiB"
-    except (OSError, ValueError, IndexError):
-        pass
-    qv = "?"
-    try:
-        qv = subprocess.run(["qemu-system-x86_64", "--version"], capture_output=True,
-                            text=True).stdout.splitlines()[0]
-    except (OSError, IndexError):
-        pass
-    return {"host": f"{os.cpu_count()} CPUs ({cpu}), {mem} RAM, {platform.system()} "
-                    f"{platform.release()}", "qemu": qv}
-
-
-def series(rev="HEAD"):
-    try:
-        p = subprocess.run(["git", "-C", LINUX, "log", "--oneline", "--no-decorate",
-                            f"{BASE_TAG}..{rev}"], capture_output=True, text=True)
-        commits = p.stdout.strip().splitlines()[::-1]
-        d = subprocess.run(["git", "-C", LINUX, "status", "--porcelain", "--untracked-files=no"],
-                           capture_output=True, text=True).stdout.strip()
-        if rev != "HEAD":
-            d = ""              # a clean worktree at rev
-        return commits + (["(plus uncommitted changes in build/linux)"] if d else [])
-    except OSError:
-        return []
+    return machine.command(bz, initrd, "bench", accel, test_timeout=3600, extra=extra)
 
 
 def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel, recs_s=()):
@@ -534,7 +485,7 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel, recs_s=(
              f"i.e. {BASE_TAG} + "
              + "; ".join(f"`{s}`" for s in meta['series']) + ".",
              "- Kernel config (both): tinyconfig + `config/vm.config` (merge_config.sh, "
-             "olddefconfig); cmdline adds `" + KERNEL_ARGS + "`.",
+             "olddefconfig); cmdline adds `" + machine.KERNEL_ARGS + "`.",
              "", "QEMU command (per kernel; paths shortened):", "", "```",
              meta["qemu_cmd"], "```", ""]
     errors = meta.get("errors") or []
@@ -658,7 +609,7 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
         shutil.copyfile(os.path.join(os.path.dirname(built), "../../../.config"),
                         os.path.join(outdir, f"config-{k}"))
         if k == "patched":
-            commits = series(rev or "HEAD")
+            commits = tree.series_commits(rev or "HEAD")
     with Timer("guest bench programs + initramfs"):
         initrd = build_guest(log, outdir)
     if accel not in ("tcg", "kvm", "auto"):
@@ -667,7 +618,7 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
         accel = "kvm" if qemu.kvm_boots(bz["base"], initrd) else "tcg"
     recs = {kind: [] for kind in COLS}
     errors, boot_secs, order = [], [], []
-    meta = dict(machine(), accel=accel, boots=boots, order=order, boot_secs=boot_secs,
+    meta = dict(machine.host(), accel=accel, boots=boots, order=order, boot_secs=boot_secs,
                 secs=secs, series=commits, errors=errors,
                 cmd="make bench" + (" QUICK=1" if quick else ""),
                 qemu_cmd=shlex.join(guest_command("bzImage", "initramfs.cpio.gz", quick, secs,

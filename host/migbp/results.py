@@ -1,4 +1,5 @@
-"""Result rows, the per-kernel table, the test x kernel matrix, the summary line."""
+"""Result rows, the per-kernel table, the test x kernel matrix, the summary line;
+markdown tables for the docs reports."""
 from dataclasses import dataclass
 
 
@@ -57,6 +58,13 @@ def matrix(rows, kernels):
     widths = [max(len(str(x)) for x in col) for col in zip(head, *body)]
     return "\n".join([_fmt(head, widths), _fmt(["-" * w for w in widths], widths)]
                      + [_fmt(b, widths) for b in body])
+
+
+def md_table(head, body):
+    """A markdown table: head is the header cells, body a list of rows."""
+    lines = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in body]
+    return "\n".join(lines)
 
 
 def counts(rows):

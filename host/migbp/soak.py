@@ -1,8 +1,8 @@
 """`soak`: base and patched under a hostile migration mix for DURATION seconds (issue 8).
 
 Builds both kernels (debug flavour by default: KASAN, lockdep, DEBUG_VM) and
-guest/soak/soak.c, boots each once with the QEMU settings of `make bench`
-(2 NUMA nodes, a 512 MiB movable pc-dimm on node 1), and judges each console
+guest/soak/soak.c, boots each once on machine.py's machine, the one `make bench`
+boots (2 NUMA nodes, a 512 MiB movable pc-dimm on node 1), and judges each console
 log: operations done per kind, pgmigrate deltas, kernel splats, corrupted
 bytes and hung tasks, which must all be 0. Raw logs and results go to
 build/soak/<stamp>/; the table is printed and spliced into docs/soak.md.
@@ -13,7 +13,7 @@ import re
 import shutil
 import time
 
-from . import bench, initramfs, qemu
+from . import initramfs, machine, qemu, results, tree
 from .results import Result
 from .run import build_row
 from .util import (BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
@@ -155,7 +155,7 @@ def table(verdicts):
              ["**hung tasks** (must be 0)"] + [f"**{v['hung']}**" for v in verdicts],
              ["guest errors"] + [str(len(v["errors"])) for v in verdicts],
              ["ran to the end"] + ["yes" if v["finished"] else "**no**" for v in verdicts]]
-    return bench.md_table(["operation"] + kernels, body)
+    return results.md_table(["operation"] + kernels, body)
 
 
 def report(verdicts, meta):
@@ -170,7 +170,7 @@ def report(verdicts, meta):
              f"- Kernel config: tinyconfig + `config/vm.config`"
              + (" + `config/debug.config` (KASAN, lockdep, DEBUG_VM...)"
                 if meta["kconfig"] == "debug" else "") + "; cmdline adds `"
-             + bench.KERNEL_ARGS + "`.",
+             + machine.KERNEL_ARGS + "`.",
              f"- Kernels: `base` = {BASE_TAG}, `patched` = {BASE_TAG} + "
              + "; ".join(f"`{s}`" for s in meta["series"]) + ".", "",
              "Operation counts are totals over the run (`<worker>.<what>`; `*_move_pages` "
@@ -216,11 +216,8 @@ def build_guest(log, rundir):
 
 
 def guest_command(bz, initrd, duration, accel):
-    extra = (f"{bench.KERNEL_ARGS} migbp.soak_secs={duration} "
-             f"migbp.soak_offline_limit={OFFLINE_LIMIT}")
-    append = qemu.cmdline(["soak"], test_timeout=duration + 600, extra=extra)
-    return qemu.command(bz, initrd, append, accel, mem=bench.MEM, node_mem=bench.NODE_MEM,
-                        extra=bench.DIMM)
+    extra = f"migbp.soak_secs={duration} migbp.soak_offline_limit={OFFLINE_LIMIT}"
+    return machine.command(bz, initrd, "soak", accel, test_timeout=duration + 600, extra=extra)
 
 
 def boot_one(k, bzimage, initrd, duration, accel, timeout, kconfig, outdir, boot_secs,
@@ -263,10 +260,10 @@ def _soak(duration, kconfig, timeout, kernels, accel, stamp, outdir):
             continue
         bz[k] = os.path.join(outdir, f"bzImage-{k}")     # what was booted, kept
         shutil.copyfile(built, bz[k])
-    commits = bench.series()
+    commits = tree.series_commits()
     with Timer("guest soak program + initramfs"):
         initrd = build_guest(log, outdir)
-    meta = dict(bench.machine(), accel=accel, duration=duration, offline_limit=OFFLINE_LIMIT,
+    meta = dict(machine.host(), accel=accel, duration=duration, offline_limit=OFFLINE_LIMIT,
                 kconfig=kconfig, stamp=stamp, series=commits, boot_secs=boot_secs,
                 cmd=f"make soak DURATION={duration}"
                     + (f" KCONFIG={kconfig}" if kconfig != "debug" else ""))

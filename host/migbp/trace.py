@@ -27,7 +27,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import bench, initramfs, kbuild, qemu
-from .util import BUILD, GUEST, LINUX, OUT, HarnessError, Timer, info, log_path, run
+from .util import BUILD, GUEST, HarnessError, Timer, info, log_path
 
 TRACE_SRC = os.path.join(GUEST, "trace", "shmem-fault.sh")
 TRACE_OUT = os.path.join(BUILD, "trace")
@@ -475,11 +475,7 @@ def excerpt(events, span, limit=40):
 # ---------------------------------------------------------------- driver
 
 def build_guest(outdir, log):
-    b = os.path.join(OUT, "bench", "refault")
-    os.makedirs(os.path.dirname(b), exist_ok=True)
-    run(["gcc", "-static", "-O2", "-Wall", "-I", os.path.join(LINUX, "lib"), "-o", b,
-         os.path.join(bench.BENCH_SRC, "refault.c"), "-lnuma", "-lpthread"],
-        log=log, what="compiling guest/bench/refault.c")
+    b = bench.compile_prog("refault", log)
     return initramfs.pack({"trace": TRACE_SRC, "refault": b},
                           out=os.path.join(outdir, "initramfs.cpio.gz"))
 

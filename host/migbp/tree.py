@@ -153,3 +153,19 @@ def worktree(path, rev, repo=LINUX, log=None):
         git(["worktree", "prune"], repo, log=log)
         git(["worktree", "add", "-q", "--detach", path, rev], repo, log=log)
     return path
+
+
+def series_commits(rev="HEAD", repo=LINUX):
+    """`git log --oneline` of v<BASE>..rev, oldest first, for the reports; a
+    last line says so when repo has uncommitted changes (only for HEAD)."""
+    try:
+        p = subprocess.run(["git", "-C", repo, "log", "--oneline", "--no-decorate",
+                            f"{BASE_TAG}..{rev}"], capture_output=True, text=True)
+        commits = p.stdout.strip().splitlines()[::-1]
+        d = subprocess.run(["git", "-C", repo, "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True).stdout.strip()
+        if rev != "HEAD":
+            d = ""              # a clean worktree at rev
+        return commits + (["(plus uncommitted changes in build/linux)"] if d else [])
+    except OSError:
+        return []

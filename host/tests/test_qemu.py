@@ -3,7 +3,7 @@ import os
 import pytest
 
 from conftest import DATA
-from migbp import qemu
+from migbp import machine, qemu
 from migbp.util import HarnessError
 
 
@@ -91,3 +91,18 @@ def test_smp_splits_vcpus_over_the_two_nodes(monkeypatch):
     monkeypatch.setenv("SMP", "3")
     with pytest.raises(HarnessError, match="SMP=3"):
         qemu.command("bz", "rd", "x")
+
+
+def test_machine_adds_the_movable_dimm_to_the_default_guest():
+    cmd = machine.command("bz", "initrd", "soak", "tcg", test_timeout=60, extra="migbp.x=1")
+    s = " ".join(cmd)
+    assert "-m 1536M,slots=2,maxmem=4G" in s and "id=m0,size=1024M" in s and "id=m1,size=512M" in s
+    assert "pc-dimm,id=dimm1,memdev=d1,node=1" in s
+    append = cmd[cmd.index("-append") + 1]
+    assert append.endswith(f"migbp.timeout=60 {machine.KERNEL_ARGS} migbp.x=1")
+    assert "migbp.tests=soak" in append
+
+
+def test_machine_host_description_has_the_keys_reports_use():
+    h = machine.host()
+    assert set(h) == {"host", "qemu"} and "CPUs" in h["host"]

@@ -1,7 +1,7 @@
 import os
 import subprocess
 
-from migbp import bench, soak
+from migbp import bench, machine, soak
 
 CLEAN = """\
 [    1.234567] Freeing unused kernel memory
@@ -151,8 +151,8 @@ def test_splice_doc_keeps_hand_written_text():
 def test_guest_command_reuses_the_bench_machine():
     a = soak.guest_command("bz", "initrd", 600, "tcg")
     s = " ".join(a)
-    assert "-m " + bench.MEM in s and "pc-dimm,id=dimm1,memdev=d1,node=1" in s
-    assert bench.KERNEL_ARGS in s and "migbp.tests=soak" in s
+    assert "-m " + machine.MEM in s and "pc-dimm,id=dimm1,memdev=d1,node=1" in s
+    assert machine.KERNEL_ARGS in s and "migbp.tests=soak" in s
     assert "migbp.soak_secs=600" in s and "migbp.timeout=1200" in s
     b = bench.guest_command("bz", "initrd", False, 2, 120, "tcg")
     assert a[:a.index("-append")] == b[:b.index("-append")]
