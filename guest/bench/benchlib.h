@@ -22,6 +22,9 @@ struct vmstat {
 	long call_ipis;		/* /proc/interrupts "CAL" row, all CPUs */
 };
 
+/* The first word of page i of a benchmark region, written before a run. */
+#define PATTERN(i) (0x5a5a000000000000UL | (i))
+
 static inline void die_errno(const char *what)
 {
 	printf("BENCH,error,%s: %s\n", what, strerror(errno));
@@ -150,6 +153,17 @@ static inline long smaps_field(void *addr, const char *field)
 	return val;
 }
 
+/* Zeroed MAP_SHARED memory: counters that forked children add to. */
+static inline void *shared_zalloc(size_t len)
+{
+	void *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		die_errno("mmap(MAP_SHARED|MAP_ANONYMOUS)");
+	return p;
+}
+
 /*
  * T touchers that run fn(stop) until touchers_stop(): forked processes
  * (for shared memory) or threads of this process (for private memory).
@@ -179,9 +193,8 @@ static inline void touchers_start(struct touchers *tc, int n, int forked,
 	tc->fn = fn;
 	tc->th = calloc(n > 0 ? n : 1, sizeof(*tc->th));
 	tc->kids = calloc(n > 0 ? n : 1, sizeof(*tc->kids));
-	tc->stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE,
-			MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!tc->th || !tc->kids || tc->stop == MAP_FAILED)
+	tc->stop = shared_zalloc(4096);
+	if (!tc->th || !tc->kids)
 		die_errno("touchers");
 	*tc->stop = 0;
 	for (int t = 0; t < n; t++) {

@@ -6,7 +6,8 @@
  *
  *   refault SCENARIO T PAGES SECONDS
  *
- * SCENARIO: private-r private-w   anonymous private memory, T threads
+ * SCENARIO: private-r private-w   anonymous private memory (MADV_NOHUGEPAGE:
+ *                                 4 KiB pages at any size), T threads
  *           shared-r  shared-w    MAP_SHARED|MAP_ANONYMOUS (shmem), T forked processes
  *           thp-r                 2 MiB aligned MADV_HUGEPAGE, PAGES huge pages, T threads
  *           hugetlb-r             MAP_HUGETLB, PAGES huge pages, T threads
@@ -18,7 +19,10 @@
  *                                 memory (HMM_DMIRROR_MIGRATE) instead of move_pages():
  *                                 each reader fault migrates a page back to RAM
  *
- * Prints one CSV line (see HEADER), prefixed "BENCH,refault,".
+ * T may be 0: nobody touches the region, and moved / seconds is the
+ * uncontended move_pages() rate (the cost rows of make bench).
+ *
+ * Prints one CSV line, prefixed "BENCH,refault," (REFAULT_COLS in host/migbp/bench.py).
  *
  * 5.10's move_pages() can return 0 for a page that did not move and leave
  * its status unwritten: status is pre-filled with a sentinel before every
@@ -68,8 +72,6 @@ static char *region;
 static size_t npages, stride;
 static int writer;
 static unsigned long *bad;	/* shared with forked readers */
-
-#define PATTERN(i) (0x5a5a000000000000UL | (i))
 
 static void touch_loop(volatile int *stopflag)
 {
@@ -157,15 +159,15 @@ int main(int argc, char **argv)
 			      (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
 		if (region == MAP_FAILED)
 			die_errno("mmap");
+		/* THP is "always" in the VM: 512 pages could be one huge page */
+		if (!shared && madvise(region, len, MADV_NOHUGEPAGE))
+			die_errno("madvise(MADV_NOHUGEPAGE)");
 	}
 	for (size_t i = 0; i < len; i += pagesz)
 		region[i] = 1;
 	for (size_t i = 0; i < npages; i++)
 		*(unsigned long *)(region + i * stride) = PATTERN(i);
-	bad = mmap(NULL, sizeof(*bad), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (bad == MAP_FAILED)
-		die_errno("mmap(counter)");
+	bad = shared_zalloc(sizeof(*bad));
 
 	if (thp) {
 		long kb = smaps_field(region, "AnonHugePages:");
