@@ -3,7 +3,9 @@
 # Packed as /selftests/bench and started by /init (migbp.tests=bench).
 # Kernel command line: migbp.bench_quick=1  migbp.bench_secs=S (refault run length)
 #                      migbp.bench_limit=S (offline time limit)
-# Output: "BENCH,refault,..." and "BENCH,offline,..." CSV lines, then the
+#                      migbp.bench_reps=N (rounds of the cost rows)
+#                      migbp.bench_only=cost|gain (one half of the list)
+# Output: "BENCH,cost,...", "BENCH,refault,..." and "BENCH,offline,..." CSV lines, then the
 # series' vm/migration selftest with every line prefixed "BENCHST: " (its own
 # counters per kernel); all parsed by host/migbp/bench.py.
 arg() {
@@ -13,6 +15,8 @@ arg() {
 quick=$(arg bench_quick 0)
 secs=$(arg bench_secs 2)
 limit=$(arg bench_limit 120)
+reps=$(arg bench_reps 1)
+only=$(arg bench_only all)
 B=/selftests
 
 echo "# bench: quick=$quick secs=$secs limit=$limit $(uname -r)"
@@ -28,20 +32,79 @@ refault() {	# scenario T pages
 offline() {	# private|private-4k|shared|cpu-hog|ipi-hog|shared-ipi-hog T [MIB]
 	$B/offline "$1" "$2" "$limit" $3 || echo "BENCH,error,offline $1 $2 $3 exited $?"
 }
+cost() {	# fault|lock|device CASE T PAGES
+	$B/cost "$1" "$2" "$3" "$4" "$secs" || echo "BENCH,error,cost $1 $2 $3 $4 exited $?"
+}
 
-if [ "$quick" = 1 ]; then
-	for T in 1 3; do
-		refault private-r $T 1
-		refault shared-r $T 1
+# The cost rows: paths the series changes, with nothing failing (cost.c).
+# ext2 on a brd ramdisk: file faults through filemap_fault(), no device I/O
+# once the files are in the page cache (tmpfs files take shmem_fault()).
+mkdir -p /mnt/ext2
+if ! { [ -b /dev/ram0 ] && mke2fs -q -b 4096 /dev/ram0 >/dev/null 2>&1 &&
+	mount -t ext2 /dev/ram0 /mnt/ext2; }; then
+	echo "BENCH,error,no ext2 on /dev/ram0 (CONFIG_BLK_DEV_RAM, CONFIG_EXT2_FS?)"
+fi
+PF=8192		# pages per process (32 MiB) in the page-fault rows
+cost_round() {
+	# the emulator's speed now: make bench divides ratios by these
+	cost control spin 1 0
+	cost control spin 4 0
+	if [ "$quick" = 1 ]; then
+		cost fault pf1-anon 1 $PF
+		cost fault pf2-tmpfs 1 $PF
+		cost fault pf3-tmpfs 4 $PF
+		cost fault pf3-ext2 1 $PF
+		cost lock tmpfs-write 3 1
+		cost lock htlb-read 3 1
+		refault private-r 0 64
+		refault shared-r 0 64
+		refault thp-r 0 1
+		refault hugetlb-r 0 1
+		cost device - 0 64
+		return
+	fi
+	for T in 1 4; do
+		cost fault pf1-anon $T $PF
+		for fs in tmpfs ext2; do
+			cost fault pf2-$fs $T $PF
+			cost fault pf3-$fs $T $PF
+		done
 	done
-	refault thp-r 3 1
-	refault tmpfs-r 3 1
-	refault htlb-shared-r 3 1
-	refault device-r 3 1
-	# ~2 min: 4 KiB-page offlines under touchers take minutes under TCG
-	offline private 0
-	offline private 3
-else
+	for T in 3 8; do
+		cost lock tmpfs-write $T 1
+		cost lock htlb-read $T 1
+	done
+	# uncontended move_pages(): refault with no readers (T=0);
+	# 8 huge pages of the 16 reserved fit on either node
+	for p in 1 64 512; do
+		refault private-r 0 $p
+		refault shared-r 0 $p
+	done
+	for p in 1 8; do
+		refault thp-r 0 $p
+		refault hugetlb-r 0 $p
+	done
+	for p in 1 64 512; do
+		cost device - 0 $p
+	done
+}
+
+# The gains: refault storms and offlines under load.
+gain_list() {
+	if [ "$quick" = 1 ]; then
+		for T in 1 3; do
+			refault private-r $T 1
+			refault shared-r $T 1
+		done
+		refault thp-r 3 1
+		refault tmpfs-r 3 1
+		refault htlb-shared-r 3 1
+		refault device-r 3 1
+		# ~2 min: 4 KiB-page offlines under touchers take minutes under TCG
+		offline private 0
+		offline private 3
+		return
+	fi
 	for T in 1 3 8; do
 		for p in 1 2 64; do
 			refault private-r $T $p
@@ -70,9 +133,18 @@ else
 	# private-4k 3 (the issue's "73.5 s" case) runs past 400 s under TCG:
 	# only with migbp.bench_4k=1 (BENCH_4K=1 make bench)
 	[ "$(arg bench_4k 0)" = 1 ] && offline private-4k 3
+}
+
+if [ "$only" != gain ]; then
+	r=0
+	while [ $r -lt "$reps" ]; do
+		cost_round
+		r=$((r + 1))
+	done
 fi
+[ "$only" != cost ] && gain_list
 grep -E '^(pgmigrate|thp_migration)' /proc/vmstat | sed 's/^/# /'
-if [ -x $B/migration ]; then
+if [ "$only" != cost ] && [ -x $B/migration ]; then
 	$B/migration < /dev/null 2>&1 | sed 's/^/BENCHST: /'
 fi
 exit 0
