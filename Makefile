@@ -4,6 +4,7 @@
 #            prefix: PREFIXES=0,3,7 (0 = base) BOOTS=3 TESTS=migration
 #            probe: PROBE='streak shared 3 10; streak private 7 20 4' PREFIXES=0,11 BOOTS=1 SMP=8 KCONFIG=vm|trace (htrace.sh)
 #            bench: QUICK=1  BOOTS=5  BENCH_SECS=2  BENCH_LIMIT=120  BENCH_REPORT=build/bench/<run>  BENCH_REV=<build/linux rev>  BENCH_4K=1
+#                   BENCH_REPS=3 (rounds of the cost rows)  BENCH_ONLY=cost|gain
 #            soak: DURATION=600 (seconds per kernel; KCONFIG defaults to debug)
 #            stress: DURATION=300 (seconds per kernel; KCONFIG defaults to debug) KERNEL=both
 #            vmtests: KERNEL=both (default) TESTS=<case or binary,...> KCONFIG=vm|debug VMTESTS_LOGS=<base log>,<patched log> (report again, no boot)
@@ -14,7 +15,7 @@
 # installs it on a machine that has only git and make.
 PYTHON ?= /usr/bin/python3
 MIG = host/bootstrap && PYTHONPATH=host $(PYTHON) host/mig.py
-export BASE SMP PREFIXES PROBE KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG MOVES_LOGS VMTESTS_LOGS
+export BASE SMP PREFIXES PROBE KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K BENCH_REPS BENCH_ONLY DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG MOVES_LOGS VMTESTS_LOGS
 
 .PHONY: all check tree export run bench prefix probe soak trace coverage moves vmtests stress unit clean help deps
 

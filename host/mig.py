@@ -10,7 +10,7 @@
   unit     the harness's own pytest suite
   prefix   every prefix of the series (p0 = base .. pN), BOOTS boots each, TESTS
   probe    guest/probe programs (PROBE='streak shared 3 10; ...') on PREFIXES, BOOTS
-  bench    base vs patched benchmark -> docs/benchmarks.md (QUICK=1: smoke, BOOTS=N)
+  bench    base vs patched benchmark, gains and costs -> docs/benchmarks.md (QUICK=1: smoke, BOOTS=N)
   trace    ftrace a shared-anon refault storm on base/patched (issue 10) -> build/trace/
   coverage gcov build of the patched kernel + selftests -> docs/coverage.md
   soak     base and patched debug kernels under a migration mix for DURATION s -> docs/soak.md
@@ -139,7 +139,9 @@ def cmd_bench(a):
                        secs=float(env("BENCH_SECS") or 0) or None,
                        limit=int(env("BENCH_LIMIT") or 0) or None,
                        timeout=int(env("BOOT_TIMEOUT") or 0) or None,
-                       rev=env("BENCH_REV") or None)
+                       rev=env("BENCH_REV") or None,
+                       reps=int(env("BENCH_REPS") or 0) or None,
+                       only=env("BENCH_ONLY") or None)
 
 
 def cmd_prefix(a):

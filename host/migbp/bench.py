@@ -36,10 +36,13 @@ OFFLINE_COLS = ["scenario", "T", "mib", "block", "seconds", "result", "pgmigrate
                 "online_seconds", "note"]
 # the series' vm/migration selftest, run at the end of every boot (bench.sh)
 SELFTEST_COLS = ["test", "result", "rounds", "moved", "failed", "lost", "note"]
-COLS = {"refault": REFAULT_COLS, "offline": OFFLINE_COLS, "selftest": SELFTEST_COLS}
+# guest/bench/cost.c: count pages (faulted, read or moved) in seconds
+COST_COLS = ["group", "case", "T", "pages", "seconds", "count", "note"]
+COLS = {"cost": COST_COLS, "refault": REFAULT_COLS, "offline": OFFLINE_COLS,
+        "selftest": SELFTEST_COLS}
 INTS = {"T", "pages", "calls", "moved", "failed", "failed_ppm", "pgmigrate_success",
         "pgmigrate_fail", "thp_migration_success", "thp_migration_fail", "tlb_ipis",
-        "call_ipis", "mib", "pages_in_block", "rounds", "lost"}
+        "call_ipis", "mib", "pages_in_block", "rounds", "lost", "count"}
 FLOATS = {"seconds", "online_seconds"}
 
 # ---------------------------------------------------------------- parsing
@@ -118,12 +121,17 @@ def parse_selftest(text):
 
 
 def key(kind, row):
+    if kind == "cost":
+        return (row["group"], row["case"], row["T"], row["pages"])
     if kind == "refault":
         return (row["scenario"], row["T"], row["pages"])
     return (row["scenario"], row["T"], row["mib"])
 
 
 def label(kind, k):
+    if kind == "cost":       # e.g. "fault pf1-anon T=1 p=8192", "device p=64"
+        return " ".join([k[0]] + ([k[1]] if k[1] != "-" else []) +
+                        ([f"T={k[2]}"] if k[2] else []) + [f"p={k[3]}"])
     if kind == "refault":
         return f"{k[0]} p={k[2]} T={k[1]}"
     return f"{k[0]} T={k[1]}" + (f" {k[2]}MiB" if k[2] != 128 else "")
@@ -132,10 +140,23 @@ def label(kind, k):
 # ---------------------------------------------------------------- aggregation
 
 def metric(kind, row, limit=None):
-    """The headline number: failed ppm (refault) or offline seconds."""
+    """The headline number: failed ppm (refault), offline seconds, or the
+    rate of a cost row (pages per second)."""
+    if kind == "cost":
+        return rate(row["count"], row["seconds"])
     if kind == "refault":
         return row["failed_ppm"]
     return row["seconds"]
+
+
+def rate(count, seconds):
+    return count / seconds if seconds > 0 else 0.0
+
+
+def boot_value(kind, rows):
+    """One boot's value of a key: the median of its runs (the cost rows run
+    BENCH_REPS rounds per boot; the other scenarios once)."""
+    return statistics.median(metric(kind, r) for r in rows)
 
 
 def summarize(values):
@@ -155,9 +176,10 @@ def ratio(p, b):
 def aggregate(records, kind, kernels=("base", "patched")):
     """records: [(boot_index, kernel, row)] -> ordered list of dicts per key.
 
-    Each dict: key, label, per-kernel summary of the metric and of the other
+    Each dict: key, label, per-kernel summary over boots of the metric (a
+    boot's value is the median of its runs of the key) and of the other
     columns used by the report, the per-pair ratios (boot i base vs boot i
-    patched) and the timeout count (offline).
+    patched), the runs per boot (reps) and the timeout count (offline).
     """
     keys, by = [], {}
     for boot, kern, row in records:
@@ -165,25 +187,32 @@ def aggregate(records, kind, kernels=("base", "patched")):
         if k not in by:
             keys.append(k)
             by[k] = {}
-        by[k].setdefault(kern, {})[boot] = row
+        by[k].setdefault(kern, {}).setdefault(boot, []).append(row)
     out = []
     for k in keys:
-        d = {"key": k, "label": label(kind, k), "n": {}, "metric": {}, "timeouts": {},
-             "mig_fail": {}, "mig_ok": {}, "tlb": {}, "calls": {}}
+        d = {"key": k, "label": label(kind, k), "n": {}, "reps": {}, "metric": {},
+             "timeouts": {}, "mig_fail": {}, "mig_ok": {}, "tlb": {}, "calls": {},
+             "moved_s": {}}
         for kern in kernels:
-            rows = list(by[k].get(kern, {}).values())
-            d["n"][kern] = len(rows)
-            d["metric"][kern] = summarize([metric(kind, r) for r in rows])
+            boots = by[k].get(kern, {})
+            rows = [r for rs in boots.values() for r in rs]
+            d["n"][kern] = len(boots)
+            d["reps"][kern] = max((len(rs) for rs in boots.values()), default=0)
+            d["metric"][kern] = summarize([boot_value(kind, rs) for rs in boots.values()])
+            if kind == "cost":
+                continue
             d["mig_fail"][kern] = summarize([r["pgmigrate_fail"] for r in rows])
             d["mig_ok"][kern] = summarize([r["pgmigrate_success"] for r in rows])
             d["tlb"][kern] = summarize([r["tlb_ipis"] for r in rows])
             if kind == "refault":
                 d["calls"][kern] = summarize([r["calls"] for r in rows])
+                d["moved_s"][kern] = summarize([rate(r["moved"], r["seconds"]) for r in rows])
             else:
                 d["timeouts"][kern] = sum(1 for r in rows if r["result"] == "timeout")
         pairs = sorted(set(by[k].get(kernels[0], {})) & set(by[k].get(kernels[1], {})))
-        d["ratios"] = [ratio(metric(kind, by[k][kernels[1]][i]),
-                             metric(kind, by[k][kernels[0]][i])) for i in pairs]
+        d["pairs"] = pairs
+        d["ratios"] = [ratio(boot_value(kind, by[k][kernels[1]][i]),
+                             boot_value(kind, by[k][kernels[0]][i])) for i in pairs]
         out.append(d)
     return out
 
@@ -223,7 +252,7 @@ def fmt_ratios(rs):
 def refault_table(agg):
     head = ["scenario", "pages", "T", "n", "base failed ppm", "patched failed ppm",
             "patched/base per pair", "base pgmigrate_fail", "patched pgmigrate_fail",
-            "base calls", "patched calls"]
+            "base calls", "patched calls", "base moved/s", "patched moved/s"]
     body = []
     for d in agg:
         s, T, p = d["key"]
@@ -234,7 +263,9 @@ def refault_table(agg):
                      fmt_summary(d["mig_fail"].get("base"), "refault"),
                      fmt_summary(d["mig_fail"].get("patched"), "refault"),
                      fmt_summary(d["calls"].get("base"), "refault"),
-                     fmt_summary(d["calls"].get("patched"), "refault")])
+                     fmt_summary(d["calls"].get("patched"), "refault"),
+                     fmt_summary(d["moved_s"].get("base"), "refault"),
+                     fmt_summary(d["moved_s"].get("patched"), "refault")])
     return results.md_table(head, body)
 
 
@@ -306,6 +337,148 @@ def selftest_table(records, kernels=("base", "patched")):
             cells.append("-" if rounds is None else f"{rounds[0]:,.0f}")
         body.append(cells)
     return results.md_table(head, body) if body else ""
+
+
+# ---------------------------------------------------------------- cost
+
+# The cost section: (group, title, unit, judged against GOAL). Rows come from
+# cost.c ("BENCH,cost") and from refault rows (cost_records()).
+COST_GROUPS = [
+    ("control", "Control: user-space spin loop, no kernel work (the emulator's speed)",
+     "k-iterations/s", False),
+    ("fault", "Page faults without migration (will-it-scale page_fault1-3)", "faults/s", True),
+    ("lock", "Read faults under page-lock contention, no migration", "reader refaults/s", True),
+    ("move", "Uncontended move_pages(), no readers", "pages moved/s", True),
+    ("device", "Device migration (test_hmm), to the device and back", "pages/s", True),
+    ("readers", "Migration under readers: successful page moves", "pages moved/s", False),
+]
+GOAL = 0.99
+CASES = {
+    "pf1-anon": "page_fault1: private anon, 4 KiB",
+    "pf2-tmpfs": "page_fault2: private file, tmpfs (shmem_fault)",
+    "pf3-tmpfs": "page_fault3: shared file, tmpfs (shmem_fault)",
+    "pf2-ext2": "page_fault2: private file, ext2 on brd (filemap_fault)",
+    "pf3-ext2": "page_fault3: shared file, ext2 on brd (filemap_fault)",
+    "tmpfs-write": "tmpfs, locker pwrite()s the page",
+    "htlb-read": "hugetlbfs, locker pread()s the page",
+    "private-r": "private anon, 4 KiB",
+    "shared-r": "shared anon (shmem), 4 KiB",
+    "thp-r": "THP, 2 MiB",
+    "hugetlb-r": "hugetlb, 2 MiB",
+    "tmpfs-r": "tmpfs file, 4 KiB",
+    "htlb-shared-r": "hugetlbfs file, 2 MiB",
+    "-": "private anon, 4 KiB",
+}
+# migration under readers: the refault scenarios the series gains on
+READER_ROWS = {"shared-r", "tmpfs-r", "htlb-shared-r"}
+
+
+def cost_records(recs_c, recs_r):
+    """Cost rows: cost.c's, plus from refault rows: T=0 (nobody touches the
+    region) is the uncontended move rate, and 1-page shared/tmpfs/hugetlbfs
+    runs with 1 or 3 readers give successful moves per second."""
+    out = list(recs_c)
+    for boot, kern, r in recs_r:
+        if r["T"] == 0:
+            group = "move"
+        elif r["scenario"] in READER_ROWS and r["pages"] == 1 and r["T"] in (1, 3):
+            group = "readers"
+        else:
+            continue
+        out.append((boot, kern, dict(group=group, case=r["scenario"], T=r["T"],
+                                     pages=r["pages"], seconds=r["seconds"],
+                                     count=r["moved"], note=r["note"])))
+    order = {g[0]: i for i, g in enumerate(COST_GROUPS)}
+    return sorted(out, key=lambda x: order.get(x[2]["group"], len(order)))
+
+
+def control_key(T):
+    """The spin control a row is divided by: as many spinners as it has workers
+    (1 for move and device rows), 4 for any row with more than one."""
+    return ("control", "spin", 1 if T <= 1 else 4, 0)
+
+
+def adjust_by_control(agg):
+    """d["adjusted"]: each pair's patched/base divided by the same pair's ratio
+    of the spin control, i.e. corrected for the emulator running faster or
+    slower in one boot of the pair (None when the run has no control rows)."""
+    ctrl = {d["key"]: dict(zip(d["pairs"], d["ratios"])) for d in agg
+            if d["key"][0] == "control"}
+    for d in agg:
+        c = ctrl.get(control_key(d["key"][2]))
+        if d["key"][0] == "control" or c is None:
+            d["adjusted"] = None
+            continue
+        d["adjusted"] = [r / c[b] if r is not None and r != float("inf") and c.get(b)
+                         else None for b, r in zip(d["pairs"], d["ratios"]) if b in c]
+    return agg
+
+
+def fmt_rate(s):
+    if s is None:
+        return "-"
+    return " ".join([f"{s[0]:,.0f}", f"[{s[1]:,.0f}-{s[2]:,.0f}]"])
+
+
+def median_ratio(rs):
+    defined = [r for r in rs if r is not None and r != float("inf")]
+    return statistics.median(defined) if defined else None
+
+
+def goal_cell(d, judged):
+    """'yes'/'no' for the median pair ratio, raw / divided by the control."""
+    if not judged:
+        return "-"
+    marks = []
+    for rs in (d["ratios"], d.get("adjusted")):
+        m = median_ratio(rs or [])
+        if rs is not None:
+            marks.append("-" if m is None else "yes" if m >= GOAL else "**no**")
+    return " / ".join(marks)
+
+
+def cost_tables(agg):
+    """Markdown: one table per COST_GROUPS entry that has rows."""
+    out = []
+    for group, title, unit, judged in COST_GROUPS:
+        rows = [d for d in agg if d["key"][0] == group]
+        if not rows:
+            continue
+        adj = any(d.get("adjusted") is not None for d in rows)
+        head = ["case", "T", "pages", "n", f"base {unit}", f"patched {unit}",
+                "patched/base per pair"] + (["÷ control"] if adj else []) + \
+            [f">= {GOAL}" + (" (raw / ÷ control)" if adj and judged else "")]
+        body = []
+        for d in rows:
+            _, case, T, p = d["key"]
+            n = f"{d['n'].get('base', 0)}+{d['n'].get('patched', 0)}"
+            reps = max(d["reps"].values(), default=1)
+            body.append([f"`{case}` {CASES.get(case, '')}".strip(), T, p,
+                         n + (f" x{reps}" if reps > 1 else ""),
+                         fmt_rate(d["metric"].get("base")),
+                         fmt_rate(d["metric"].get("patched")),
+                         fmt_ratios(d["ratios"])]
+                        + ([fmt_ratios(d.get("adjusted") or [])] if adj else [])
+                        + [goal_cell(d, judged)])
+        out += [f"**{title}** ({unit})", "", results.md_table(head, body), ""]
+    return "\n".join(out).rstrip()
+
+
+def cost_verdict(agg):
+    """How many judged rows meet the goal, and which do not: on the raw
+    ratios, and on the ratios divided by the control when there is one."""
+    judged = [d for d in agg if d["key"][0] in {g for g, _, _, j in COST_GROUPS if j}]
+    out = []
+    for what, field in (("patched/base", "ratios"), ("divided by the control", "adjusted")):
+        rows = [(d, median_ratio(d.get(field) or [])) for d in judged]
+        rows = [(d, m) for d, m in rows if m is not None]
+        if not rows:
+            continue
+        low = [f"{d['label']} ({m:.2f})" for d, m in rows if m < GOAL]
+        out.append(f"Goal patched/base >= {GOAL} (median of the boot pairs), {what}: "
+                   f"{len(rows) - len(low)} of {len(rows)} cost rows meet it"
+                   + (f"; below: {', '.join(low)}." if low else "."))
+    return "\n\n".join(out)
 
 
 BREAKDOWN = [(("private", 0, 128), "idle (T=0)"),
@@ -390,25 +563,61 @@ def write_dat(path, agg):
     return path
 
 
-def plot(agg_r, agg_o, outdir, limit, gnuplot="gnuplot"):
+def write_ratio_dat(path, agg):
+    """gnuplot data: one row per judged cost row, median/min/max of the pair
+    ratios, raw and divided by the control (NaN without control rows)."""
+    judged = {g for g, _, _, j in COST_GROUPS if j}
+
+    def mmm(rs):
+        rs = [r for r in rs or [] if r is not None and r != float("inf")]
+        return [median_ratio(rs), min(rs), max(rs)] if rs else ["NaN"] * 3
+
+    with open(path, "w") as f:
+        f.write("# label ratio_med ratio_min ratio_max adjusted_med adjusted_min adjusted_max\n")
+        for d in agg:
+            raw = mmm(d["ratios"])
+            if d["key"][0] in judged and raw[0] != "NaN":
+                cells = raw + mmm(d.get("adjusted"))
+                f.write(f'"{d["label"]}" ' + " ".join(str(c) for c in cells) + "\n")
+    return path
+
+
+BY_KERNEL = (f'using 2:3:4:xtic(1) title "base {BASE_TAG[1:]}" lc rgb "#888888", \\\n'
+             '     "" using 5:6:7 title "patched" lc rgb "#1f77b4"')
+BY_RATIO = ('using ($0-0.12):2:3:4:xtic(1) with yerrorbars pt 7 ps 1.2 lc rgb "#888888" '
+            'title "patched/base, median of boot pairs, bars min-max", \\\n'
+            '     "" using ($0+0.12):5:6:7 with yerrorbars pt 5 ps 1.2 lc rgb "#1f77b4" '
+            'title "the same divided by the spin control\'s ratio", \\\n'
+            f'     1 with lines lc rgb "black" notitle, '
+            f'{GOAL} with lines dt 2 lc rgb "#d62728" title "goal {GOAL}"')
+
+
+def plot(agg_r, agg_o, outdir, limit, agg_c=(), gnuplot="gnuplot"):
     """docs-style PNGs via gnuplot; returns the list of PNG paths written."""
     if not shutil.which(gnuplot):
         info("gnuplot not installed: no plots (make deps)")
         return []
     pngs = []
     jobs = []
+    if agg_c:
+        dat = write_ratio_dat(os.path.join(outdir, "cost.dat"), agg_c)
+        png = os.path.join(outdir, "bench-cost-ratio.png")
+        n = sum(1 for _ in open(dat)) - 1
+        jobs.append((png, dat, "cost rows: patched/base throughput (higher is better)",
+                     "patched / base", max(900, 28 * n),
+                     f"set xrange [-0.5:{n - 0.5}]\nset offsets 0, 0, 0.02, 0.02", BY_RATIO))
     if agg_r:
         dat = write_dat(os.path.join(outdir, "refault.dat"), agg_r)
         png = os.path.join(outdir, "bench-refault-failed-ppm.png")
         jobs.append((png, dat, "failed page moves (ppm of page-moves tried), median, bars min-max",
-                     "failed ppm", max(900, 28 * len(agg_r)), "set yrange [0:*]"))
+                     "failed ppm", max(900, 28 * len(agg_r)), "set yrange [0:*]", BY_KERNEL))
     if agg_o:
         dat = write_dat(os.path.join(outdir, "offline.dat"), agg_o)
         png = os.path.join(outdir, "bench-offline-seconds.png")
         jobs.append((png, dat, f"offline of a 128 MiB movable block under T touchers "
                      f"(limit {limit} s), median, bars min-max", "seconds", 800,
-                     "set yrange [0:*]"))
-    for png, dat, title, ylabel, width, extra in jobs:
+                     "set yrange [0:*]", BY_KERNEL))
+    for png, dat, title, ylabel, width, extra, using in jobs:
         script = f"""
 set terminal pngcairo size {width},600 font ",9"
 set output "{png}"
@@ -422,8 +631,7 @@ set xtics rotate by -50 left font ",8"
 set grid ytics
 set key top left
 {extra}
-plot "{dat}" using 2:3:4:xtic(1) title "base {BASE_TAG[1:]}" lc rgb "#888888", \\
-     "" using 5:6:7 title "patched" lc rgb "#1f77b4"
+plot "{dat}" {using}
 """
         p = subprocess.run([gnuplot], input=script, text=True, capture_output=True)
         if p.returncode == 0 and os.path.exists(png):
@@ -449,7 +657,7 @@ def compile_prog(prog, log):
 
 def build_guest(log, rundir):
     bins = {"bench": os.path.join(BENCH_SRC, "bench.sh")}
-    for prog in ("refault", "offline"):
+    for prog in ("refault", "offline", "cost"):
         bins[prog] = compile_prog(prog, log)
     # the series' own selftest, one binary for both kernels: its counters per kernel
     bins.update(initramfs.build_tests(["migration"], log=log))
@@ -457,16 +665,26 @@ def build_guest(log, rundir):
     return initramfs.pack(bins, out=os.path.join(rundir, "initramfs.cpio.gz"))
 
 
-def guest_command(bz, initrd, quick, secs, limit, accel):
+def guest_command(bz, initrd, quick, secs, limit, accel, reps=1, only=None):
     extra = (f"migbp.bench_quick={1 if quick else 0} "
-             f"migbp.bench_secs={secs} migbp.bench_limit={limit}"
+             f"migbp.bench_secs={secs} migbp.bench_limit={limit} migbp.bench_reps={reps}"
+             + (f" migbp.bench_only={only}" if only else "")
              + (" migbp.bench_4k=1" if os.environ.get("BENCH_4K") == "1" else ""))
     return machine.command(bz, initrd, "bench", accel, test_timeout=3600, extra=extra)
 
 
-def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel, recs_s=()):
+def gain_refaults(recs_r):
+    """Refault runs with touchers: T=0 runs are the cost section's move rates."""
+    return [x for x in recs_r if x[2]["T"] > 0]
+
+
+def report(stamp, recs, meta, pngs_rel):
+    """The markdown report of a run: recs = {kind: [(boot, kernel, row)]}."""
+    limit = meta["limit"]
+    recs_r, recs_o, recs_s = gain_refaults(recs["refault"]), recs["offline"], recs["selftest"]
     agg_r = aggregate(recs_r, "refault")
     agg_o = aggregate(recs_o, "offline")
+    agg_c = adjust_by_control(aggregate(cost_records(recs["cost"], recs["refault"]), "cost"))
     lines = [f"Generated {meta['date']} by `{meta['cmd']}` (raw CSV: "
              f"`build/bench/{stamp}/`, not committed).", "",
              f"- Machine: {meta['host']}.",
@@ -480,7 +698,9 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel, recs_s=(
              f"{' '.join(meta['order'])}; wall time per boot: "
              + ", ".join(f"{k} {s:.0f}s" for k, s in meta['boot_secs']) + ".",
              f"- Refault runs: {meta['secs']} s each. Offline limit: {limit} s "
-             "(a timed-out offline counts as its elapsed time, i.e. about the limit).",
+             "(a timed-out offline counts as its elapsed time, i.e. about the limit). "
+             f"Cost rows: {meta.get('reps', 1)} round(s) per boot, {meta['secs']} s each"
+             + (f"; this run: `BENCH_ONLY={meta['only']}`" if meta.get("only") else "") + ".",
              f"- Kernels: `base` = {BASE_TAG}, `patched` = build/linux as built for this run, "
              f"i.e. {BASE_TAG} + "
              + "; ".join(f"`{s}`" for s in meta['series']) + ".",
@@ -518,9 +738,22 @@ def report(stamp, outdir, recs_r, recs_o, boots, meta, limit, pngs_rel, recs_s=(
                   "boot. passed = boots in which the test passed; failed moves % = its own "
                   "counter (status not the target node), median [min-max]; rounds = median "
                   "move_pages() rounds in its 3 s.", "", st, ""]
+    if agg_c:
+        lines += ["### Cost: throughput where nothing fails", "",
+                  "Rate = count / seconds of a run (`guest/bench/cost.c`; `move` and "
+                  "`readers` rows are refault runs: pages whose status was the target node, "
+                  "per second). A boot's value is the median of its rounds (`xN`); median "
+                  "[min-max] over boots; patched/base per boot pair (boot i base vs boot i "
+                  "patched), median [min-max]. Under TCG absolute rates are the emulator's: "
+                  "only ratios from one run count. `÷ control`: each pair's ratio divided "
+                  "by the same pair's ratio of the spin control with as many spinners "
+                  "(1, or 4 for rows with 3 or more workers): what is left once the "
+                  "emulator's speed difference between the two boots is taken out. "
+                  "`readers` rows are the gain side (not judged against the goal).", "",
+                  cost_verdict(agg_c), "", cost_tables(agg_c), ""]
     for p in pngs_rel:
         lines += [f"![{os.path.basename(p)}]({p})", ""]
-    return "\n".join(lines), agg_r, agg_o
+    return "\n".join(lines)
 
 
 def write_report(outdir, meta, recs=None):
@@ -529,25 +762,27 @@ def write_report(outdir, meta, recs=None):
     if recs is None:
         recs = {k: read_csv(os.path.join(outdir, f"{k}.csv"), k) for k in COLS
                 if os.path.exists(os.path.join(outdir, f"{k}.csv"))}
-        recs.setdefault("selftest", [])     # runs from before the selftest was added
-    # plots: full run -> docs/, quick -> the run's directory
-    pngdir = os.path.join(ROOT, "docs") if not quick else outdir
-    agg_r = aggregate(recs["refault"], "refault")
+        for kind in COLS:       # runs from before the selftest / cost rows were added
+            recs.setdefault(kind, [])
+    # plots: full run -> docs/, quick or partial -> the run's directory
+    to_doc = not quick and not meta.get("only")
+    pngdir = os.path.join(ROOT, "docs") if to_doc else outdir
+    agg_r = aggregate(gain_refaults(recs["refault"]), "refault")
     agg_o = aggregate(recs["offline"], "offline")
-    pngs = plot(agg_r, agg_o, outdir, limit)
+    agg_c = adjust_by_control(aggregate(cost_records(recs["cost"], recs["refault"]), "cost"))
+    pngs = plot(agg_r, agg_o, outdir, limit, agg_c)
     final = []
     for p in pngs:
         dst = os.path.join(pngdir, os.path.basename(p))
         if dst != p:
             shutil.copyfile(p, dst)
         final.append(dst)
-    rel = [os.path.relpath(p, os.path.dirname(DOC)) if not quick else os.path.basename(p)
+    rel = [os.path.relpath(p, os.path.dirname(DOC)) if to_doc else os.path.basename(p)
            for p in final]
-    text, _, _ = report(stamp, outdir, recs["refault"], recs["offline"], meta["boots"], meta,
-                        limit, rel, recs["selftest"])
+    text = report(stamp, recs, meta, rel)
     with open(os.path.join(outdir, "report.md"), "w") as f:
         f.write(text + "\n")
-    if not quick:
+    if to_doc:
         old = open(DOC).read() if os.path.exists(DOC) else ""
         with open(DOC, "w") as f:
             f.write(splice_doc(old, text))
@@ -582,15 +817,22 @@ def rereport(outdir):
     return 0
 
 
-def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None):
-    """rev: build `patched` from this build/linux revision (BENCH_REV) instead of HEAD."""
+def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None, reps=None,
+          only=None):
+    """rev: build `patched` from this build/linux revision (BENCH_REV) instead of HEAD.
+    reps: rounds of the cost rows per boot (BENCH_REPS); only: "cost" or "gain"
+    runs one half of the list (BENCH_ONLY; the report then stays in the run's
+    directory)."""
     boots = boots or (1 if quick else 5)
     secs = secs or (1 if quick else 2)
     limit = limit or (30 if quick else 120)
     timeout = timeout or (600 if quick else 3600)
+    reps = reps or (1 if quick else 3)
+    if only not in (None, "cost", "gain"):
+        raise HarnessError(f"BENCH_ONLY={only}: use cost or gain (or leave it empty)")
     accel = qemu.probe_kvm()
     stamp = (time.strftime("%Y%m%d-%H%M%S") + ("-quick" if quick else "")
-             + (f"-{rev}" if rev else ""))
+             + (f"-{only}" if only else "") + (f"-{rev}" if rev else ""))
     outdir = os.path.join(BENCH_OUT, stamp)
     os.makedirs(outdir, exist_ok=True)
     log = log_path("bench-build")
@@ -620,10 +862,11 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
     errors, boot_secs, order = [], [], []
     meta = dict(machine.host(), accel=accel, boots=boots, order=order, boot_secs=boot_secs,
                 secs=secs, series=commits, errors=errors,
-                cmd="make bench" + (" QUICK=1" if quick else ""),
+                cmd="make bench" + (" QUICK=1" if quick else "")
+                + (f" BENCH_ONLY={only}" if only else ""),
                 qemu_cmd=shlex.join(guest_command("bzImage", "initramfs.cpio.gz", quick, secs,
-                                                  limit, accel)),
-                quick=quick, limit=limit, stamp=stamp, failed_boots=0)
+                                                  limit, accel, reps, only)),
+                quick=quick, limit=limit, stamp=stamp, failed_boots=0, reps=reps, only=only)
 
     def save():     # after every boot: an interrupted run can still be reported
         for kind in recs:
@@ -635,7 +878,7 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
     for i in range(boots):
         for k in kernels:
             order.append(k[0].upper())
-            cmd = guest_command(bz[k], initrd, quick, secs, limit, accel)
+            cmd = guest_command(bz[k], initrd, quick, secs, limit, accel, reps, only)
             with Timer(f"bench boot {i + 1}/{boots} {k}"):
                 b = qemu.boot(cmd, log_path(f"bench-{k}-{i + 1}"), timeout, accel)
             boot_secs.append((k, b.seconds))
@@ -647,13 +890,13 @@ def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None
                 meta["failed_boots"] += 1
                 for summary, _ in b.problems:
                     errors.append(f"{k} boot {i + 1}: {summary} (log {b.log})")
-            info(f"{k} boot {i + 1}: {len(rows['refault'])} refault + "
+            info(f"{k} boot {i + 1}: {len(rows['cost'])} cost + {len(rows['refault'])} refault + "
                  f"{len(rows['offline'])} offline + {len(rows['selftest'])} selftest rows, "
                  f"{len(errs)} errors")
             save()
     failed_boots = meta["failed_boots"]
     write_report(outdir, meta, recs)
-    n = len(recs["refault"]) + len(recs["offline"])
+    n = len(recs["cost"]) + len(recs["refault"]) + len(recs["offline"])
     if failed_boots or not n:
         raise HarnessError(f"bench: {failed_boots} boot(s) with problems, {n} rows, "
                            f"{len(errors)} errors; see {outdir}")

@@ -159,20 +159,27 @@ def test_bench_driver_is_posix_sh_and_pack_skips_guest_subdirs(tmp_path):
     assert os.path.exists(out)
 
 
-def test_rereport_from_saved_run(tmp_path, monkeypatch):
+def saved_run(tmp_path, monkeypatch, console, kinds, **meta):
+    """A run directory as bench() leaves it (the same rows for base and
+    patched, boot 1), re-reported; returns report.md's text."""
     import json
-    rows, _ = bench.parse_console(CONSOLE)
-    for kind in ("refault", "offline"):
+    rows, _ = bench.parse_console(console)
+    for kind in kinds:
         rec = [(1, "base", r) for r in rows[kind]] + [(1, "patched", r) for r in rows[kind]]
         bench.write_csv(str(tmp_path / f"{kind}.csv"), rec, kind)
-    meta = {"host": "h", "qemu": "q", "accel": "tcg", "boots": 1, "order": ["B", "P"],
-            "boot_secs": [["base", 1.0], ["patched", 2.0]], "secs": 1, "series": ["c1"],
-            "errors": [], "date": "d", "cmd": "make bench QUICK=1", "qemu_cmd": "qemu",
-            "quick": True, "limit": 30, "stamp": "s", "failed_boots": 0}
+    meta = dict({"host": "h", "qemu": "q", "accel": "tcg", "boots": 1, "order": ["B", "P"],
+                 "boot_secs": [["base", 1.0], ["patched", 2.0]], "secs": 1, "series": ["c1"],
+                 "errors": [], "date": "d", "cmd": "make bench QUICK=1", "qemu_cmd": "qemu",
+                 "quick": True, "limit": 30, "stamp": "s", "failed_boots": 0}, **meta)
     (tmp_path / "meta.json").write_text(json.dumps(meta))
     monkeypatch.setattr(bench, "plot", lambda *a, **k: [])      # no gnuplot needed
     assert bench.rereport(str(tmp_path)) == 0
-    text = (tmp_path / "report.md").read_text()
+    return (tmp_path / "report.md").read_text()
+
+
+def test_rereport_from_saved_run(tmp_path, monkeypatch):
+    # a run from before the cost rows: no cost.csv, no reps in meta.json
+    text = saved_run(tmp_path, monkeypatch, CONSOLE, ("refault", "offline"))
     assert "| shared-r | 1 | 3 | 1+1 | 400,000 [400,000-400,000]" in text
     assert "**TCG**" in text
 
@@ -261,3 +268,161 @@ def test_refault_rows_of_a_make_run_console_log():
     assert [(r["scenario"], r["T"], r["calls"], r["failed"]) for r in rows["refault"]] == [
         ("shared-r", 1, 1181, 0), ("shared-r", 3, 182, 0), ("tmpfs-r", 1, 1072, 0),
         ("tmpfs-r", 3, 180, 0)]
+
+
+COST_CONSOLE = """\
+MIGBP: BEGIN bench
+BENCH,cost,fault,pf1-anon,1,8192,1.001,20000,minflt/page=1.00
+BENCH,cost,fault,pf3-ext2,4,8192,0.998,15000,minflt/page=1.00
+BENCH,cost,lock,htlb-read,3,1,1.000,900,minflt/page=1.00 locker_ops=5000 bad=0
+[   20.100000] some printk
+BENCH,cost,device,-,0,64,1.000,6400,minflt/page=1.02 failed_rounds=0 bad=0
+BENCH,refault,private-r,0,64,1.00,50,3200,0,0,3200,0,0,0,10,bad=0
+BENCH,refault,thp-r,0,1,1.00,40,40,0,0,20480,0,40,0,10,AnonHugePages=2048kB bad=0
+BENCH,refault,shared-r,3,1,1.00,400,300,100,250000,300,90,0,0,50,bad=0
+BENCH,refault,shared-r,3,2,1.00,100,200,0,0,200,0,0,0,50,bad=0
+BENCH,refault,private-r,3,1,1.00,100,100,0,0,100,0,0,0,50,bad=0
+MIGBP: DONE
+"""
+
+
+def crow(group, case, T, pages, secs, count):
+    return dict(group=group, case=case, T=T, pages=pages, seconds=secs, count=count, note="")
+
+
+def test_cost_lines_parse_with_types():
+    rows, errors = bench.parse_console(COST_CONSOLE)
+    assert not errors and len(rows["cost"]) == 4
+    pf = rows["cost"][0]
+    assert pf == dict(group="fault", case="pf1-anon", T=1, pages=8192, seconds=1.001,
+                      count=20000, note="minflt/page=1.00")
+    assert rows["cost"][3]["case"] == "-" and rows["cost"][3]["note"].endswith("bad=0")
+    assert len(rows["refault"]) == 5
+
+
+def test_cost_records_take_move_and_reader_rates_from_refault_rows():
+    rows, _ = bench.parse_console(COST_CONSOLE)
+    recs = bench.cost_records([(1, "base", r) for r in rows["cost"]],
+                              [(1, "base", r) for r in rows["refault"]])
+    groups = [(r["group"], r["case"], r["T"], r["pages"]) for _, _, r in recs]
+    # T=0 -> move; shared-r 1 page 3 readers -> readers; 2 pages and private-r are not
+    assert ("move", "private-r", 0, 64) in groups and ("move", "thp-r", 0, 1) in groups
+    assert ("readers", "shared-r", 3, 1) in groups
+    assert ("readers", "shared-r", 3, 2) not in groups
+    assert not any(g[1] == "private-r" and g[2] == 3 for g in groups)
+    # in COST_GROUPS order: fault, lock, move, device, readers
+    assert [g[0] for g in groups] == ["fault", "fault", "lock", "move", "move", "device",
+                                      "readers"]
+    move = [r for _, _, r in recs if r["group"] == "move" and r["case"] == "private-r"][0]
+    assert move["count"] == 3200 and bench.metric("cost", move) == 3200.0
+
+
+def test_cost_rate_is_the_median_of_a_boots_rounds_and_ratio_per_pair():
+    r = [(1, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, n)) for n in (100, 300, 200)]
+    r += [(2, "base", crow("fault", "pf1-anon", 1, 8192, 2.0, 400))]        # 200/s
+    r += [(1, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, n)) for n in (190, 210, 500)]
+    r += [(2, "patched", crow("fault", "pf1-anon", 1, 8192, 2.0, 396))]     # 198/s
+    (d,) = bench.aggregate(r, "cost")
+    assert d["n"] == {"base": 2, "patched": 2} and d["reps"] == {"base": 3, "patched": 3}
+    assert d["metric"]["base"] == (200.0, 200.0, 200.0)
+    assert d["metric"]["patched"] == (204.0, 198.0, 210.0)
+    assert d["ratios"] == [1.05, 0.99]
+    assert bench.median_ratio(d["ratios"]) == 1.02
+
+
+def test_cost_tables_goal_column_and_verdict():
+    r = [(1, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
+         (1, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 980)),
+         (1, "base", crow("device", "-", 0, 64, 1.0, 640)),
+         (1, "patched", crow("device", "-", 0, 64, 1.0, 640)),
+         (1, "base", crow("readers", "shared-r", 3, 1, 1.0, 100)),
+         (1, "patched", crow("readers", "shared-r", 3, 1, 1.0, 400))]
+    agg = bench.aggregate(r, "cost")
+    t = bench.cost_tables(agg)
+    assert "**Page faults without migration" in t and "**Device migration" in t
+    line = [l for l in t.splitlines() if l.startswith("| `pf1-anon`")][0]
+    assert "| 1 | 8192 | 1+1 | 1,000 [1,000-1,000] | 980 [980-980] | 0.98 [0.98-0.98] | **no** |" \
+        in line
+    dev = [l for l in t.splitlines() if l.startswith("| `-`")][0]
+    assert dev.endswith("| 1.00 [1.00-1.00] | yes |")
+    gain = [l for l in t.splitlines() if l.startswith("| `shared-r`")][0]
+    assert gain.endswith("| 4.00 [4.00-4.00] | - |")
+    assert "**Uncontended" not in t          # no move rows, no table
+    v = bench.cost_verdict(agg)
+    assert v.startswith("Goal patched/base >= 0.99") and "1 of 2 cost rows meet it" in v
+    assert "fault pf1-anon T=1 p=8192 (0.98)" in v
+
+
+def test_refault_table_leaves_out_t0_runs_and_shows_moved_per_second(tmp_path, monkeypatch):
+    text = saved_run(tmp_path, monkeypatch, COST_CONSOLE, ("cost", "refault"), reps=1)
+    refault = text.split("### Refault storm")[1].split("###")[0]
+    assert "| private-r | 64 | 0 |" not in refault                # T=0: cost only
+    assert "| shared-r | 1 | 3 | 1+1 | 250,000" in refault
+    assert refault.count("| 300 [300-300] | 300 [300-300] |") == 1   # moved/s columns
+    cost = text.split("### Cost")[1]
+    assert "| `private-r` private anon, 4 KiB | 0 | 64 | 1+1 | 3,200 [3,200-3,200]" in cost
+    assert "| `pf3-ext2`" in cost and "| `htlb-read`" in cost and "| `shared-r`" in cost
+
+
+def test_ratio_plot_data_has_judged_rows_only(tmp_path):
+    r = [(1, "base", crow("lock", "tmpfs-write", 3, 1, 1.0, 100)),
+         (1, "patched", crow("lock", "tmpfs-write", 3, 1, 1.0, 95)),
+         (2, "base", crow("lock", "tmpfs-write", 3, 1, 1.0, 100)),
+         (2, "patched", crow("lock", "tmpfs-write", 3, 1, 1.0, 105)),
+         (1, "base", crow("readers", "tmpfs-r", 1, 1, 1.0, 100)),
+         (1, "patched", crow("readers", "tmpfs-r", 1, 1, 1.0, 300))]
+    p = bench.write_ratio_dat(str(tmp_path / "c.dat"), bench.aggregate(r, "cost"))
+    lines = open(p).read().splitlines()
+    assert lines[1:] == ['"lock tmpfs-write T=3 p=1" 1.0 0.95 1.05 NaN NaN NaN']
+
+
+def test_guest_command_passes_reps_and_only():
+    s = " ".join(bench.guest_command("bz", "i", True, 1, 30, "tcg", 3, "cost"))
+    assert "migbp.bench_reps=3 migbp.bench_only=cost" in s
+    assert "bench_only" not in " ".join(bench.guest_command("bz", "i", True, 1, 30, "tcg"))
+
+
+def test_plot_draws_the_cost_ratio_png(tmp_path):
+    import shutil
+    if not shutil.which("gnuplot"):
+        return
+    r = [(1, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
+         (1, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 990))]
+    pngs = bench.plot([], [], str(tmp_path), 30, bench.aggregate(r, "cost"))
+    assert [os.path.basename(p) for p in pngs] == ["bench-cost-ratio.png"]
+
+
+def test_ratios_divided_by_the_spin_control_of_the_same_pair():
+    r = []
+    for boot, speed in ((1, 0.9), (2, 1.05)):       # patched boot 10% slower, then faster
+        for T in (1, 4):
+            r += [(boot, "base", crow("control", "spin", T, 0, 1.0, 1000)),
+                  (boot, "patched", crow("control", "spin", T, 0, 1.0, 1000 * speed))]
+        r += [(boot, "base", crow("fault", "pf3-tmpfs", 4, 8192, 1.0, 1000)),
+              (boot, "patched", crow("fault", "pf3-tmpfs", 4, 8192, 1.0, 990 * speed)),
+              (boot, "base", crow("move", "thp-r", 0, 1, 1.0, 100)),
+              (boot, "patched", crow("move", "thp-r", 0, 1, 1.0, 100 * speed))]
+    agg = bench.adjust_by_control(bench.aggregate(r, "cost"))
+    by = {d["key"]: d for d in agg}
+    pf = by[("fault", "pf3-tmpfs", 4, 8192)]
+    assert [round(x, 4) for x in pf["ratios"]] == [0.891, 1.0395]
+    assert [round(x, 3) for x in pf["adjusted"]] == [0.99, 0.99]
+    assert [round(x, 3) for x in by[("move", "thp-r", 0, 1)]["adjusted"]] == [1.0, 1.0]
+    assert by[("control", "spin", 1, 0)]["adjusted"] is None
+    t = bench.cost_tables(agg)
+    assert "| ÷ control | >= 0.99 (raw / ÷ control) |" in t
+    line = [l for l in t.splitlines() if l.startswith("| `pf3-tmpfs`")][0]
+    assert line.endswith("| 0.97 [0.89-1.04] | 0.99 [0.99-0.99] | **no** / yes |")
+    assert "**Control: user-space spin loop" in t
+    v = bench.cost_verdict(agg)
+    assert "patched/base: 0 of 2 cost rows meet it" in v
+    assert "divided by the control: 2 of 2 cost rows meet it." in v
+
+
+def test_without_control_rows_nothing_is_adjusted():
+    r = [(1, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
+         (1, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000))]
+    agg = bench.adjust_by_control(bench.aggregate(r, "cost"))
+    assert agg[0]["adjusted"] is None
+    assert "÷ control" not in bench.cost_tables(agg)
+    assert "divided by the control" not in bench.cost_verdict(agg)
