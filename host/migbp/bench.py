@@ -670,7 +670,8 @@ def guest_command(bz, initrd, quick, secs, limit, accel, reps=1, only=None):
              f"migbp.bench_secs={secs} migbp.bench_limit={limit} migbp.bench_reps={reps}"
              + (f" migbp.bench_only={only}" if only else "")
              + (" migbp.bench_4k=1" if os.environ.get("BENCH_4K") == "1" else ""))
-    return machine.command(bz, initrd, "bench", accel, test_timeout=3600, extra=extra)
+    return machine.command(bz, initrd, "bench", accel, test_timeout=3600, extra=extra,
+                           prealloc=True)
 
 
 def gain_refaults(recs_r):

@@ -19,13 +19,20 @@ DIMM = ["-object", "memory-backend-ram,id=d1,size=512M",
 KERNEL_ARGS = "movable_node memhp_default_state=online_movable migbp.hugepages=16"
 
 
-def command(bzimage, initrd, test, accel, test_timeout=600, extra=""):
+def command(bzimage, initrd, test, accel, test_timeout=600, extra="", prealloc=False):
     """QEMU argv of this machine running guest program `test` (migbp.tests=)
-    with the kernel command-line additions `extra` (e.g. migbp.bench_secs=2)."""
+    with the kernel command-line additions `extra` (e.g. migbp.bench_secs=2).
+
+    prealloc: QEMU allocates all guest RAM (2 GiB of host memory) before the
+    guest starts, so that the guest's first touch of a page is not a host
+    page fault in the middle of a measurement (bench). The guest sees the
+    same machine either way."""
     append = qemu.cmdline([test], test_timeout=test_timeout,
                           extra=f"{KERNEL_ARGS} {extra}".strip())
+    dimm = [a + ",prealloc=on" if prealloc and a.startswith("memory-backend") else a
+            for a in DIMM]
     return qemu.command(bzimage, initrd, append, accel, mem=MEM, node_mem=NODE_MEM,
-                        extra=DIMM)
+                        extra=dimm, prealloc=prealloc)
 
 
 def host():

@@ -93,8 +93,9 @@ def vcpus():
 
 
 def command(kernel, initrd, append, accel="tcg", qemu="qemu-system-x86_64",
-            mem="2G", node_mem=("1G", "1G"), extra=(), smp=None):
-    """QEMU argv. mem/node_mem/extra let `bench` add a hotpluggable pc-dimm."""
+            mem="2G", node_mem=("1G", "1G"), extra=(), smp=None, prealloc=False):
+    """QEMU argv. mem/node_mem/extra let `bench` add a hotpluggable pc-dimm;
+    prealloc: QEMU touches the nodes' RAM before the guest starts."""
     acc = "tcg,thread=multi" if accel == "tcg" else accel
     smp = smp or vcpus()
     half = smp // 2
@@ -102,7 +103,8 @@ def command(kernel, initrd, append, accel="tcg", qemu="qemu-system-x86_64",
            "-nographic", "-no-reboot", "-monitor", "none", "-serial", "stdio",
            "-kernel", kernel, "-initrd", initrd, "-append", append]
     for n in (0, 1):
-        cmd += ["-object", f"memory-backend-ram,id=m{n},size={node_mem[n]}",
+        cmd += ["-object", f"memory-backend-ram,id=m{n},size={node_mem[n]}"
+                + (",prealloc=on" if prealloc else ""),
                 "-numa", f"node,nodeid={n},cpus={half * n}-{half * n + half - 1},memdev=m{n}"]
     return cmd + list(extra)
 

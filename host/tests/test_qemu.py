@@ -106,3 +106,10 @@ def test_machine_adds_the_movable_dimm_to_the_default_guest():
 def test_machine_host_description_has_the_keys_reports_use():
     h = machine.host()
     assert set(h) == {"host", "qemu"} and "CPUs" in h["host"]
+
+
+def test_prealloc_applies_to_every_ram_backend():
+    cmd = machine.command("bz", "initrd", "bench", "tcg", prealloc=True)
+    backends = [x for x in cmd if x.startswith("memory-backend-ram")]
+    assert len(backends) == 3 and all(x.endswith(",prealloc=on") for x in backends)
+    assert "prealloc" not in " ".join(machine.command("bz", "initrd", "bench", "tcg"))

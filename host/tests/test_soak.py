@@ -156,6 +156,9 @@ def test_guest_command_reuses_the_bench_machine():
     assert "migbp.soak_secs=600" in s and "migbp.timeout=1200" in s
     b = bench.guest_command("bz", "initrd", False, 2, 120, "tcg")
     assert a[:a.index("-append")] == b[:b.index("-append")]
+    # the same machine after -append too, but bench preallocates its RAM
+    rest = lambda c: [x.replace(",prealloc=on", "") for x in c[c.index("-append") + 2:]]
+    assert rest(a) == rest(b) and "prealloc" not in " ".join(a)
 
 
 def test_driver_is_posix_sh():
