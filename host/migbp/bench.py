@@ -474,7 +474,7 @@ def cost_verdict(agg):
         rows = [(d, m) for d, m in rows if m is not None]
         if not rows:
             continue
-        low = [f"{d['label']} ({m:.2f})" for d, m in rows if m < GOAL]
+        low = [f"{d['label']} ({m:.3f})" for d, m in rows if m < GOAL]
         out.append(f"Goal patched/base >= {GOAL} (median of the boot pairs), {what}: "
                    f"{len(rows) - len(low)} of {len(rows)} cost rows meet it"
                    + (f"; below: {', '.join(low)}." if low else "."))

@@ -350,7 +350,7 @@ def test_cost_tables_goal_column_and_verdict():
     assert "**Uncontended" not in t          # no move rows, no table
     v = bench.cost_verdict(agg)
     assert v.startswith("Goal patched/base >= 0.99") and "1 of 2 cost rows meet it" in v
-    assert "fault pf1-anon T=1 p=8192 (0.98)" in v
+    assert "fault pf1-anon T=1 p=8192 (0.980)" in v
 
 
 def test_refault_table_leaves_out_t0_runs_and_shows_moved_per_second(tmp_path, monkeypatch):
