@@ -61,6 +61,7 @@ cost_round() {
 		refault thp-r 0 1
 		refault hugetlb-r 0 1
 		cost device - 0 64
+		cost device - 3 64
 		return
 	fi
 	for T in 1 4; do
@@ -84,8 +85,12 @@ cost_round() {
 		refault thp-r 0 $p
 		refault hugetlb-r 0 $p
 	done
-	for p in 1 64 512; do
-		cost device - 0 $p
+	# device migration; T=3: threads of the mm spin on the other vCPUs,
+	# so each TLB flush sends IPIs (patch 3 flushes per page, not per range)
+	for T in 0 3; do
+		for p in 1 64 512; do
+			cost device - $T $p
+		done
 	done
 }
 

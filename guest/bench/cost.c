@@ -5,7 +5,7 @@
  *
  *   cost fault  pf1-anon|pf2-tmpfs|pf3-tmpfs|pf2-ext2|pf3-ext2  T PAGES SECS
  *   cost lock   tmpfs-write|htlb-read                           T PAGES SECS
- *   cost device -                                               0 PAGES SECS
+ *   cost device -                                               T PAGES SECS
  *   cost control spin                                           T 0 SECS
  *
  * fault: page faults without migration, as will-it-scale's page_fault1/2/3:
@@ -33,6 +33,10 @@
  *   every page faults it back), round after round. count = pages moved to
  *   the device and back, only from rounds whose ioctl succeeded (the driver
  *   found every page in device memory); the CPU reads check the data.
+ *   T threads of the same process spin meanwhile without touching the
+ *   region: with T > 0 the mm is live on other CPUs, so every TLB flush of
+ *   the migration (one per range on 5.10, one per page with patch 3) sends
+ *   IPIs to them, as in a multi-threaded process using a device.
  * control: T processes that only spin in user space (a multiply-add per
  *   iteration, no system call, no fault): the emulator's speed at that
  *   moment, the same for any kernel. Under TCG on a shared host it drifts
@@ -64,6 +68,7 @@
 /* what the forked workers add up; lives in a MAP_SHARED page */
 static struct totals {
 	int next;			/* worker index dispenser */
+	int workers;			/* how many account()ed */
 	unsigned long long count;	/* pages faulted / read / moved */
 	unsigned long long usecs;	/* sum over workers of their run time */
 	unsigned long long minflt;	/* sum of their minor faults */
@@ -95,6 +100,7 @@ static void account(struct start s, unsigned long long n)
 {
 	struct start e = started();
 
+	__atomic_add_fetch(&tot->workers, 1, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&tot->count, n, __ATOMIC_RELAXED);
 	__atomic_add_fetch(&tot->usecs, (unsigned long long)((e.t - s.t) * 1e6),
 			   __ATOMIC_RELAXED);
@@ -236,8 +242,15 @@ static void setup_lock(void)
 
 /* ------------------------------------------------------------ device */
 
-static void device(double secs)
+static void idle_spin(volatile int *stop)
 {
+	while (!*stop)
+		;
+}
+
+static void device(int T, double secs)
+{
+	struct touchers spinners;
 	int fd = open("/dev/hmm_dmirror0", O_RDWR);
 	char *region = mmap(NULL, len, PROT_READ | PROT_WRITE,
 			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -253,6 +266,7 @@ static void device(double secs)
 		die_errno("madvise(MADV_NOHUGEPAGE)");
 	for (size_t i = 0; i < npages; i++)
 		*(unsigned long *)(region + i * pagesz) = PATTERN(i);
+	touchers_start(&spinners, T, 0, idle_spin);
 	s = started();
 	do {
 		struct hmm_dmirror_cmd cmd = {
@@ -269,6 +283,7 @@ static void device(double secs)
 				tot->bad++;
 	} while (now() - s.t < secs);
 	account(s, n);
+	touchers_stop(&spinners);
 
 	/* every page should be system memory again */
 	unsigned char *snap = (unsigned char *)bounce;
@@ -331,7 +346,7 @@ int main(int argc, char **argv)
 	}
 
 	if (!strcmp(group, "device")) {
-		device(secs);
+		device(T, secs);
 	} else {
 		void (*fn)(volatile int *) = fault_worker;
 
@@ -357,8 +372,7 @@ int main(int argc, char **argv)
 			touchers_stop(&lock);
 	}
 
-	int workers = T ? T : 1;
-	double mean = tot->usecs / 1e6 / workers;
+	double mean = tot->workers ? tot->usecs / 1e6 / tot->workers : 0;
 
 	note[0] = 0;
 	if (strcmp(group, "control"))
