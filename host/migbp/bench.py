@@ -392,26 +392,18 @@ def cost_records(recs_c, recs_r):
     return sorted(out, key=lambda x: order.get(x[2]["group"], len(order)))
 
 
-def control_key(T):
-    """The spin control a row is divided by: as many spinners as it has workers
-    (1 for move and device rows), 4 for any row with more than one."""
-    return ("control", "spin", 1 if T <= 1 else 4, 0)
+def is_control(key):
+    """Rows that run no code the series changes: the spin loop, and page_fault1
+    on private anon (do_anonymous_page(), the page allocator, zap)."""
+    return key[0] == "control" or key[:2] == ("fault", "pf1-anon")
 
 
-def adjust_by_control(agg):
-    """d["adjusted"]: each pair's patched/base divided by the same pair's ratio
-    of the spin control, i.e. corrected for the emulator running faster or
-    slower in one boot of the pair (None when the run has no control rows)."""
-    ctrl = {d["key"]: dict(zip(d["pairs"], d["ratios"])) for d in agg
-            if d["key"][0] == "control"}
-    for d in agg:
-        c = ctrl.get(control_key(d["key"][2]))
-        if d["key"][0] == "control" or c is None:
-            d["adjusted"] = None
-            continue
-        d["adjusted"] = [r / c[b] if r is not None and r != float("inf") and c.get(b)
-                         else None for b, r in zip(d["pairs"], d["ratios"]) if b in c]
-    return agg
+def noise_band(agg):
+    """(lowest, highest) pair ratio of the control rows, or None: how far
+    patched/base moves in this run when nothing differs but the boot."""
+    rs = [r for d in agg if is_control(d["key"]) for r in d["ratios"]
+          if r is not None and r != float("inf")]
+    return (min(rs), max(rs)) if rs else None
 
 
 def fmt_rate(s):
@@ -425,29 +417,25 @@ def median_ratio(rs):
     return statistics.median(defined) if defined else None
 
 
-def goal_cell(d, judged):
-    """'yes'/'no' for the median pair ratio, raw / divided by the control."""
-    if not judged:
+def goal_cell(d, judged, band):
+    """yes; no (within the controls' range: not told from noise); **no**."""
+    m = median_ratio(d["ratios"])
+    if not judged or m is None:
         return "-"
-    marks = []
-    for rs in (d["ratios"], d.get("adjusted")):
-        m = median_ratio(rs or [])
-        if rs is not None:
-            marks.append("-" if m is None else "yes" if m >= GOAL else "**no**")
-    return " / ".join(marks)
+    if m >= GOAL:
+        return "yes"
+    return "no (within the controls)" if band and m >= band[0] else "**no**"
 
 
 def cost_tables(agg):
     """Markdown: one table per COST_GROUPS entry that has rows."""
-    out = []
+    out, band = [], noise_band(agg)
     for group, title, unit, judged in COST_GROUPS:
         rows = [d for d in agg if d["key"][0] == group]
         if not rows:
             continue
-        adj = any(d.get("adjusted") is not None for d in rows)
         head = ["case", "T", "pages", "n", f"base {unit}", f"patched {unit}",
-                "patched/base per pair"] + (["÷ control"] if adj else []) + \
-            [f">= {GOAL}" + (" (raw / ÷ control)" if adj and judged else "")]
+                "patched/base per pair", f">= {GOAL}"]
         body = []
         for d in rows:
             _, case, T, p = d["key"]
@@ -457,27 +445,31 @@ def cost_tables(agg):
                          n + (f" x{reps}" if reps > 1 else ""),
                          fmt_rate(d["metric"].get("base")),
                          fmt_rate(d["metric"].get("patched")),
-                         fmt_ratios(d["ratios"])]
-                        + ([fmt_ratios(d.get("adjusted") or [])] if adj else [])
-                        + [goal_cell(d, judged)])
+                         fmt_ratios(d["ratios"]), goal_cell(d, judged, band)])
         out += [f"**{title}** ({unit})", "", results.md_table(head, body), ""]
     return "\n".join(out).rstrip()
 
 
 def cost_verdict(agg):
-    """How many judged rows meet the goal, and which do not: on the raw
-    ratios, and on the ratios divided by the control when there is one."""
-    judged = [d for d in agg if d["key"][0] in {g for g, _, _, j in COST_GROUPS if j}]
-    out = []
-    for what, field in (("patched/base", "ratios"), ("divided by the control", "adjusted")):
-        rows = [(d, median_ratio(d.get(field) or [])) for d in judged]
-        rows = [(d, m) for d, m in rows if m is not None]
-        if not rows:
-            continue
-        low = [f"{d['label']} ({m:.3f})" for d, m in rows if m < GOAL]
-        out.append(f"Goal patched/base >= {GOAL} (median of the boot pairs), {what}: "
-                   f"{len(rows) - len(low)} of {len(rows)} cost rows meet it"
-                   + (f"; below: {', '.join(low)}." if low else "."))
+    """Which judged rows meet the goal; which of the others lie below every
+    pair ratio of the controls, i.e. further down than this run's noise."""
+    rows = [(d, median_ratio(d["ratios"])) for d in agg
+            if d["key"][0] in {g for g, _, _, j in COST_GROUPS if j}]
+    rows = [(d, m) for d, m in rows if m is not None]
+    if not rows:
+        return ""
+    band = noise_band(agg)
+    low = [(d, m) for d, m in rows if m < GOAL]
+    out = [f"Goal patched/base >= {GOAL} (median of the boot pairs): "
+           f"{len(rows) - len(low)} of {len(rows)} cost rows meet it"
+           + ("; below: " + ", ".join(f"{d['label']} ({m:.3f})" for d, m in low) + "."
+              if low else ".")]
+    if band:
+        under = [f"{d['label']} ({m:.3f})" for d, m in low if m < band[0]]
+        out.append(f"Controls (code the series does not change: the spin loop, page_fault1 "
+                   f"on private anon): pair ratios {band[0]:.2f}-{band[1]:.2f} in this run, "
+                   "the noise between two boots. Below the goal and below that range: "
+                   + (", ".join(under) + "." if under else "none."))
     return "\n\n".join(out)
 
 
@@ -564,30 +556,27 @@ def write_dat(path, agg):
 
 
 def write_ratio_dat(path, agg):
-    """gnuplot data: one row per judged cost row, median/min/max of the pair
-    ratios, raw and divided by the control (NaN without control rows)."""
-    judged = {g for g, _, _, j in COST_GROUPS if j}
-
-    def mmm(rs):
-        rs = [r for r in rs or [] if r is not None and r != float("inf")]
-        return [median_ratio(rs), min(rs), max(rs)] if rs else ["NaN"] * 3
-
+    """gnuplot data: one row per control or judged cost row: median/min/max of
+    its pair ratios, in the columns of a control (2-4) or of a cost row (5-7)."""
+    shown = {g for g, _, _, j in COST_GROUPS if j} | {"control"}
     with open(path, "w") as f:
-        f.write("# label ratio_med ratio_min ratio_max adjusted_med adjusted_min adjusted_max\n")
+        f.write("# label control_med control_min control_max cost_med cost_min cost_max\n")
         for d in agg:
-            raw = mmm(d["ratios"])
-            if d["key"][0] in judged and raw[0] != "NaN":
-                cells = raw + mmm(d.get("adjusted"))
-                f.write(f'"{d["label"]}" ' + " ".join(str(c) for c in cells) + "\n")
+            rs = [r for r in d["ratios"] if r is not None and r != float("inf")]
+            if d["key"][0] not in shown or not rs:
+                continue
+            mmm = [median_ratio(rs), min(rs), max(rs)]
+            cells = mmm + ["NaN"] * 3 if is_control(d["key"]) else ["NaN"] * 3 + mmm
+            f.write(f'"{d["label"]}" ' + " ".join(str(c) for c in cells) + "\n")
     return path
 
 
 BY_KERNEL = (f'using 2:3:4:xtic(1) title "base {BASE_TAG[1:]}" lc rgb "#888888", \\\n'
              '     "" using 5:6:7 title "patched" lc rgb "#1f77b4"')
-BY_RATIO = ('using ($0-0.12):2:3:4:xtic(1) with yerrorbars pt 7 ps 1.2 lc rgb "#888888" '
+BY_RATIO = ('using 0:2:3:4:xtic(1) with yerrorbars pt 5 ps 1.2 lc rgb "#888888" '
+            'title "control (no changed code): the noise", \\\n'
+            '     "" using 0:5:6:7 with yerrorbars pt 7 ps 1.2 lc rgb "#1f77b4" '
             'title "patched/base, median of boot pairs, bars min-max", \\\n'
-            '     "" using ($0+0.12):5:6:7 with yerrorbars pt 5 ps 1.2 lc rgb "#1f77b4" '
-            'title "the same divided by the spin control\'s ratio", \\\n'
             f'     1 with lines lc rgb "black" notitle, '
             f'{GOAL} with lines dt 2 lc rgb "#d62728" title "goal {GOAL}"')
 
@@ -685,7 +674,7 @@ def report(stamp, recs, meta, pngs_rel):
     recs_r, recs_o, recs_s = gain_refaults(recs["refault"]), recs["offline"], recs["selftest"]
     agg_r = aggregate(recs_r, "refault")
     agg_o = aggregate(recs_o, "offline")
-    agg_c = adjust_by_control(aggregate(cost_records(recs["cost"], recs["refault"]), "cost"))
+    agg_c = aggregate(cost_records(recs["cost"], recs["refault"]), "cost")
     lines = [f"Generated {meta['date']} by `{meta['cmd']}` (raw CSV: "
              f"`build/bench/{stamp}/`, not committed).", "",
              f"- Machine: {meta['host']}.",
@@ -746,10 +735,10 @@ def report(stamp, recs, meta, pngs_rel):
                   "per second). A boot's value is the median of its rounds (`xN`); median "
                   "[min-max] over boots; patched/base per boot pair (boot i base vs boot i "
                   "patched), median [min-max]. Under TCG absolute rates are the emulator's: "
-                  "only ratios from one run count. `÷ control`: each pair's ratio divided "
-                  "by the same pair's ratio of the spin control with as many spinners "
-                  "(1, or 4 for rows with 3 or more workers): what is left once the "
-                  "emulator's speed difference between the two boots is taken out. "
+                  "only ratios from one run count. The controls (the spin loop, and "
+                  "`pf1-anon`) run no code the series changes: their pair ratios are what "
+                  "two boots differ by when only the boot differs; a row below the goal "
+                  "but inside that range is marked `no (within the controls)`. "
                   "`readers` rows are the gain side (not judged against the goal).", "",
                   cost_verdict(agg_c), "", cost_tables(agg_c), ""]
     for p in pngs_rel:
@@ -770,7 +759,7 @@ def write_report(outdir, meta, recs=None):
     pngdir = os.path.join(ROOT, "docs") if to_doc else outdir
     agg_r = aggregate(gain_refaults(recs["refault"]), "refault")
     agg_o = aggregate(recs["offline"], "offline")
-    agg_c = adjust_by_control(aggregate(cost_records(recs["cost"], recs["refault"]), "cost"))
+    agg_c = aggregate(cost_records(recs["cost"], recs["refault"]), "cost")
     pngs = plot(agg_r, agg_o, outdir, limit, agg_c)
     final = []
     for p in pngs:

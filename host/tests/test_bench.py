@@ -331,8 +331,8 @@ def test_cost_rate_is_the_median_of_a_boots_rounds_and_ratio_per_pair():
 
 
 def test_cost_tables_goal_column_and_verdict():
-    r = [(1, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
-         (1, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 980)),
+    r = [(1, "base", crow("fault", "pf2-tmpfs", 1, 8192, 1.0, 1000)),
+         (1, "patched", crow("fault", "pf2-tmpfs", 1, 8192, 1.0, 980)),
          (1, "base", crow("device", "-", 0, 64, 1.0, 640)),
          (1, "patched", crow("device", "-", 0, 64, 1.0, 640)),
          (1, "base", crow("readers", "shared-r", 3, 1, 1.0, 100)),
@@ -340,7 +340,7 @@ def test_cost_tables_goal_column_and_verdict():
     agg = bench.aggregate(r, "cost")
     t = bench.cost_tables(agg)
     assert "**Page faults without migration" in t and "**Device migration" in t
-    line = [l for l in t.splitlines() if l.startswith("| `pf1-anon`")][0]
+    line = [l for l in t.splitlines() if l.startswith("| `pf2-tmpfs`")][0]
     assert "| 1 | 8192 | 1+1 | 1,000 [1,000-1,000] | 980 [980-980] | 0.98 [0.98-0.98] | **no** |" \
         in line
     dev = [l for l in t.splitlines() if l.startswith("| `-`")][0]
@@ -350,7 +350,7 @@ def test_cost_tables_goal_column_and_verdict():
     assert "**Uncontended" not in t          # no move rows, no table
     v = bench.cost_verdict(agg)
     assert v.startswith("Goal patched/base >= 0.99") and "1 of 2 cost rows meet it" in v
-    assert "fault pf1-anon T=1 p=8192 (0.980)" in v
+    assert "fault pf2-tmpfs T=1 p=8192 (0.980)" in v
 
 
 def test_refault_table_leaves_out_t0_runs_and_shows_moved_per_second(tmp_path, monkeypatch):
@@ -371,9 +371,12 @@ def test_ratio_plot_data_has_judged_rows_only(tmp_path):
          (2, "patched", crow("lock", "tmpfs-write", 3, 1, 1.0, 105)),
          (1, "base", crow("readers", "tmpfs-r", 1, 1, 1.0, 100)),
          (1, "patched", crow("readers", "tmpfs-r", 1, 1, 1.0, 300))]
+    r += [(1, "base", crow("control", "spin", 1, 0, 1.0, 100)),
+          (1, "patched", crow("control", "spin", 1, 0, 1.0, 102))]
     p = bench.write_ratio_dat(str(tmp_path / "c.dat"), bench.aggregate(r, "cost"))
     lines = open(p).read().splitlines()
-    assert lines[1:] == ['"lock tmpfs-write T=3 p=1" 1.0 0.95 1.05 NaN NaN NaN']
+    assert lines[1:] == ['"lock tmpfs-write T=3 p=1" NaN NaN NaN 1.0 0.95 1.05',
+                         '"control spin T=1 p=0" 1.02 1.02 1.02 NaN NaN NaN']
 
 
 def test_guest_command_passes_reps_and_only():
@@ -392,37 +395,38 @@ def test_plot_draws_the_cost_ratio_png(tmp_path):
     assert [os.path.basename(p) for p in pngs] == ["bench-cost-ratio.png"]
 
 
-def test_ratios_divided_by_the_spin_control_of_the_same_pair():
+def test_controls_give_the_noise_band_and_mark_rows_inside_it():
     r = []
-    for boot, speed in ((1, 0.9), (2, 1.05)):       # patched boot 10% slower, then faster
-        for T in (1, 4):
-            r += [(boot, "base", crow("control", "spin", T, 0, 1.0, 1000)),
-                  (boot, "patched", crow("control", "spin", T, 0, 1.0, 1000 * speed))]
-        r += [(boot, "base", crow("fault", "pf3-tmpfs", 4, 8192, 1.0, 1000)),
-              (boot, "patched", crow("fault", "pf3-tmpfs", 4, 8192, 1.0, 990 * speed)),
+    for boot, ctrl, pf3 in ((1, 0.96, 0.95), (2, 1.06, 0.97), (3, 1.0, 0.90)):
+        r += [(boot, "base", crow("control", "spin", 1, 0, 1.0, 1000)),
+              (boot, "patched", crow("control", "spin", 1, 0, 1.0, 1000 * ctrl)),
+              (boot, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
+              (boot, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
+              (boot, "base", crow("fault", "pf3-tmpfs", 4, 8192, 1.0, 1000)),
+              (boot, "patched", crow("fault", "pf3-tmpfs", 4, 8192, 1.0, 1000 * pf3)),
               (boot, "base", crow("move", "thp-r", 0, 1, 1.0, 100)),
-              (boot, "patched", crow("move", "thp-r", 0, 1, 1.0, 100 * speed))]
-    agg = bench.adjust_by_control(bench.aggregate(r, "cost"))
-    by = {d["key"]: d for d in agg}
-    pf = by[("fault", "pf3-tmpfs", 4, 8192)]
-    assert [round(x, 4) for x in pf["ratios"]] == [0.891, 1.0395]
-    assert [round(x, 3) for x in pf["adjusted"]] == [0.99, 0.99]
-    assert [round(x, 3) for x in by[("move", "thp-r", 0, 1)]["adjusted"]] == [1.0, 1.0]
-    assert by[("control", "spin", 1, 0)]["adjusted"] is None
+              (boot, "patched", crow("move", "thp-r", 0, 1, 1.0, 98))]
+    agg = bench.aggregate(r, "cost")
+    assert bench.is_control(("fault", "pf1-anon", 4, 8192))
+    assert not bench.is_control(("fault", "pf3-tmpfs", 4, 8192))
+    lo, hi = bench.noise_band(agg)
+    assert (round(lo, 2), round(hi, 2)) == (0.96, 1.06)
     t = bench.cost_tables(agg)
-    assert "| ÷ control | >= 0.99 (raw / ÷ control) |" in t
-    line = [l for l in t.splitlines() if l.startswith("| `pf3-tmpfs`")][0]
-    assert line.endswith("| 0.97 [0.89-1.04] | 0.99 [0.99-0.99] | **no** / yes |")
     assert "**Control: user-space spin loop" in t
+    pf3 = [l for l in t.splitlines() if l.startswith("| `pf3-tmpfs`")][0]
+    assert pf3.endswith("| 0.95 [0.90-0.97] | **no** |")      # median 0.95 < 0.96
+    thp = [l for l in t.splitlines() if l.startswith("| `thp-r`")][0]
+    assert thp.endswith("| 0.98 [0.98-0.98] | no (within the controls) |")
     v = bench.cost_verdict(agg)
-    assert "patched/base: 0 of 2 cost rows meet it" in v
-    assert "divided by the control: 2 of 2 cost rows meet it." in v
+    assert "2 of 4 cost rows meet it" not in v and "3 of 4" not in v
+    assert "pair ratios 0.96-1.06 in this run" in v
+    assert v.endswith("below that range: fault pf3-tmpfs T=4 p=8192 (0.950).")
 
 
-def test_without_control_rows_nothing_is_adjusted():
-    r = [(1, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
-         (1, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000))]
-    agg = bench.adjust_by_control(bench.aggregate(r, "cost"))
-    assert agg[0]["adjusted"] is None
-    assert "÷ control" not in bench.cost_tables(agg)
-    assert "divided by the control" not in bench.cost_verdict(agg)
+def test_without_control_rows_there_is_no_band():
+    r = [(1, "base", crow("fault", "pf2-tmpfs", 1, 8192, 1.0, 1000)),
+         (1, "patched", crow("fault", "pf2-tmpfs", 1, 8192, 1.0, 900))]
+    agg = bench.aggregate(r, "cost")
+    assert bench.noise_band(agg) is None
+    assert "| 0.90 [0.90-0.90] | **no** |" in bench.cost_tables(agg)
+    assert "Controls" not in bench.cost_verdict(agg)
