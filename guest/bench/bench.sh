@@ -46,7 +46,7 @@ if ! { [ -b /dev/ram0 ] && mke2fs -q -b 4096 /dev/ram0 >/dev/null 2>&1 &&
 fi
 PF=8192		# pages per process (32 MiB) in the page-fault rows
 cost_round() {
-	# the emulator's speed now: make bench divides ratios by these
+	# the emulator's speed now: controls, they bound the run's noise
 	cost control spin 1 0
 	cost control spin 4 0
 	if [ "$quick" = 1 ]; then

@@ -40,8 +40,8 @@
  * control: T processes that only spin in user space (a multiply-add per
  *   iteration, no system call, no fault): the emulator's speed at that
  *   moment, the same for any kernel. Under TCG on a shared host it drifts
- *   by several percent between boots; make bench divides each row's
- *   patched/base ratio by this one's. count = iterations / 1000.
+ *   by several percent between boots: make bench shows its patched/base
+ *   ratios as (part of) the noise band of a run. count = iterations / 1000.
  *
  * Prints "BENCH,cost,GROUP,CASE,T,PAGES,SECONDS,COUNT,NOTE"
  * (host/migbp/bench.py COST_COLS); SECONDS is the mean time the workers ran.
