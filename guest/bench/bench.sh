@@ -86,7 +86,7 @@ cost_round() {
 		refault hugetlb-r 0 $p
 	done
 	# device migration; T=3: threads of the mm spin on the other vCPUs,
-	# so each TLB flush sends IPIs (patch 3 flushes per page, not per range)
+	# so each TLB flush sends IPIs (one flush per range, with or without the series)
 	for T in 0 3; do
 		for p in 1 64 512; do
 			cost device - $T $p

@@ -15,8 +15,10 @@
  *   pf2: MAP_PRIVATE of a file (a COW fault: ->fault finds the file page);
  *   pf3: MAP_SHARED of a file (->fault + ->page_mkwrite). Each process has
  *   its own file, written in full before the clock starts so that the runs
- *   find it in the page cache: tmpfs (/tmp: shmem_fault(), which patch 7
- *   changes) or ext2 on a brd ramdisk (/mnt/ext2: filemap_fault()).
+ *   find it in the page cache: tmpfs (/tmp: shmem_fault(), where the series
+ *   adds a lockless look at the page's lock bit to every fault) or ext2 on a
+ *   brd ramdisk (/mnt/ext2: filemap_fault(), which the series makes trylock
+ *   the page and recheck the pte before it sleeps on a locked page).
  *   count = pages written.
  * lock: read faults on a page that another task keeps locking, no migration:
  *   one PAGES-page file shared by T forked readers, each reads every page
@@ -35,8 +37,11 @@
  *   found every page in device memory); the CPU reads check the data.
  *   T threads of the same process spin meanwhile without touching the
  *   region: with T > 0 the mm is live on other CPUs, so every TLB flush of
- *   the migration (one per range on 5.10, one per page with patch 3) sends
- *   IPIs to them, as in a multi-threaded process using a device.
+ *   the migration sends IPIs to them, as in a multi-threaded process using a
+ *   device. migrate_vma_collect_pmd() flushes once per range on 5.10 and
+ *   still does with the series (it keeps ptep_get_and_clear() and the
+ *   batched flush; an earlier version flushed per page): these rows check
+ *   that device migration costs the same.
  * control: T processes that only spin in user space (a multiply-add per
  *   iteration, no system call, no fault): the emulator's speed at that
  *   moment, the same for any kernel. Under TCG on a shared host it drifts
