@@ -19,8 +19,8 @@ import subprocess
 import time
 
 from . import initramfs, kbuild, machine, qemu, results, tree
-from .util import (BUILD, GUEST, LINUX, OUT, ROOT, SRC, BASE_TAG, HarnessError, Timer, info,
-                   log_path, run)
+from .util import (BUILD, GUEST, LINUX, OUT, ROOT, SRC, BASE_TAG, HarnessError, Timer, cpu_lock,
+                   info, log_path, run)
 
 BENCH_SRC = os.path.join(GUEST, "bench")
 BENCH_OUT = os.path.join(BUILD, "bench")
@@ -810,6 +810,16 @@ def rereport(outdir):
 
 def bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None, reps=None,
           only=None):
+    """The whole run under one hold of the cpu lock (as `make prefix`): the
+    alternating boots are only comparable if nobody else's build runs between
+    them, and a run that let go between steps queued again behind every
+    other user of the lock at each build and boot."""
+    with cpu_lock():
+        return _bench(quick, boots, secs, limit, timeout, rev, reps, only)
+
+
+def _bench(quick=False, boots=None, secs=None, limit=None, timeout=None, rev=None, reps=None,
+           only=None):
     """rev: build `patched` from this build/linux revision (BENCH_REV) instead of HEAD.
     reps: rounds of the cost rows per boot (BENCH_REPS); only: "cost" or "gain"
     runs one half of the list (BENCH_ONLY; the report then stays in the run's
