@@ -20,7 +20,7 @@ import shutil
 import subprocess
 import time
 
-from . import bench, initramfs, qemu
+from . import initramfs, machine, qemu, results, tree
 from .results import Result
 from .run import build_row
 from .soak import kernel_findings
@@ -191,7 +191,7 @@ def table(verdicts, stressors):
              ["stress-ng exit status"] + ["-" if v["rc"] is None else str(v["rc"])
                                           for v in verdicts],
              ["ran to the end"] + ["yes" if v["finished"] else "**no**" for v in verdicts]]
-    return bench.md_table(["stressor: bogo ops"] + kernels, body)
+    return results.md_table(["stressor: bogo ops"] + kernels, body)
 
 
 def report(verdicts, meta):
@@ -259,10 +259,10 @@ def guest(outdir):
 
 
 def guest_command(bz, initrd, duration, accel):
-    extra = f"{bench.KERNEL_ARGS} {KERNEL_ARGS} migbp.stress_secs={duration}"
+    extra = f"{machine.KERNEL_ARGS} {KERNEL_ARGS} migbp.stress_secs={duration}"
     append = qemu.cmdline(["stress"], test_timeout=duration + 600, extra=extra)
-    return qemu.command(bz, initrd, append, accel, mem=bench.MEM, node_mem=bench.NODE_MEM,
-                        extra=bench.DIMM)
+    return qemu.command(bz, initrd, append, accel, mem=machine.MEM, node_mem=machine.NODE_MEM,
+                        extra=machine.DIMM)
 
 
 def stress(duration=None, kconfig="debug", timeout=None, kernels=("base", "patched")):
@@ -301,8 +301,8 @@ def stress(duration=None, kconfig="debug", timeout=None, kernels=("base", "patch
             info(f"{name}: {len(stressors) - len(bad)}/{len(stressors)} stressors passed"
                  f"{' (not: ' + ', '.join(bad) + ')' if bad else ''}, {v['splats']} splats, "
                  f"{v['hung']} hung, stress-ng exit {v['rc']}")
-    meta = dict(bench.machine(), accel=accel, duration=duration, kconfig=kconfig, stamp=stamp,
-                series=bench.series(), boot_secs=boot_secs, args=stress_args(),
+    meta = dict(machine.host(), accel=accel, duration=duration, kconfig=kconfig, stamp=stamp,
+                series=tree.series_commits(), boot_secs=boot_secs, args=stress_args(),
                 stressors=stressors, stress_ng=stress_ng_version(),
                 date=time.strftime("%Y-%m-%d %H:%M"),
                 cmd=f"make stress DURATION={duration}"

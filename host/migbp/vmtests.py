@@ -319,10 +319,10 @@ def guest_command(bz, initrd, cases, accel):
 
 
 def write_report(rows, kernels, kind, kconfig, accel, logs, outdir):
-    from . import bench
+    from . import machine, tree
     names = [f"{k}-{kind}" for k in kernels]
-    meta = dict(bench.machine(), accel=accel, kconfig=kconfig, logs=logs,
-                series=bench.series(), date=time.strftime("%Y-%m-%d %H:%M"),
+    meta = dict(machine.host(), accel=accel, kconfig=kconfig, logs=logs,
+                series=tree.series_commits(), date=time.strftime("%Y-%m-%d %H:%M"),
                 src=f"`{SELFTESTS}` of {BASE_TAG}",
                 cmd="make vmtests" + (f" KCONFIG={kconfig}" if kconfig != "vm" else ""))
     text = report(rows, names, meta)
