@@ -5,6 +5,10 @@ Handles plain kselftest_harness output (`#  RUN  f.t ...` then `ok N f.t`,
 runner (`# ok N name` lines before the wrapper's `ok 1 selftests: vm: x`),
 `# XFAIL`, `1..0 # SKIP`, `# Totals:` and runs that stop early (tests of the
 plan that never reported count as failed).
+
+A failing test's note says why, from the diagnostics printed before its
+result line (why_failed()): its first failed assertion, else how the harness
+ended it (timeout, signal), else the test's own last diagnostic.
 """
 import re
 from dataclasses import dataclass, field
@@ -18,6 +22,14 @@ BEGIN = re.compile(r"MIGBP: BEGIN (\S+)")
 END = re.compile(r"MIGBP: END (\S+) rc=(-?\d+)(?: secs=([\d.]+))?")
 # guest/selftests/move_pages_count.c, once per test of the counted variants
 MOVES = re.compile(r"migbp-moves:((?:\s+\w+=\d+)+)")
+# kselftest_harness's EXPECT/ASSERT/TH_LOG lines: `file.c:123:test:Expected ...`
+ASSERTION = re.compile(r"^\S+\.\w+:\d+:\S+:")
+# how kselftest_harness says it ended a test other than by its verdict
+ENDED = re.compile(r"Test terminated|Test ended in some other way|unable to (un)?install")
+# the harness's own framing, and the machine-read lines that run_tests() turns
+# into notes itself (move counts) or that say nothing alone (BENCH csv)
+FRAMING = re.compile(r"^(RUN|OK|FAIL|SKIP)\s|^Starting \d+ tests|^(PASSED|FAILED): \d+ / \d+"
+                     r"|^Totals:|^Planned tests|: Test failed at step #\d+$|migbp-moves:|^BENCH,")
 
 
 @dataclass
@@ -62,6 +74,19 @@ def _status(ok, rest):
     return name, ("pass" if ok else "fail"), directive
 
 
+def why_failed(diagnostics):
+    """Why a test failed, from the `#` lines printed before its result line:
+    the first failed assertion, else how the harness ended it, else the
+    test's own last diagnostic ("" if there is none)."""
+    lines = [l.strip() for l in diagnostics if l.strip()]
+    for pattern in (ASSERTION, ENDED):
+        hit = next((l for l in lines if pattern.search(l)), None)
+        if hit:     # __FILE__ may be a long absolute path: keep its name
+            return re.sub(r"^\S*/(?=\S+\.\w+:\d+:)", "", hit)
+    own = [l for l in lines if not FRAMING.search(l)]
+    return own[-1] if own else ""
+
+
 def parse_tap(lines):
     tap, pending, last_run, top = Tap(), [], None, set()
     for raw in lines:
@@ -89,8 +114,8 @@ def parse_tap(lines):
         num = int(m.group(2)) if m.group(2) else len(tap.tests) + 1
         name, status, note = _status(m.group(1) == "ok", m.group(3))
         top.add(num)
-        sub = parse_tap(pending) if pending else Tap()
-        pending = []
+        diagnostics, pending = pending, []
+        sub = parse_tap(diagnostics) if diagnostics else Tap()
         if sub.tests or sub.plan:
             # The nested results are the real tests; the wrapper only adds a
             # failure of its own when none of them explains it.
@@ -102,6 +127,8 @@ def parse_tap(lines):
             continue
         if not name:     # 5.10: `ok N # SKIP reason` -> name from the RUN line
             name = last_run or f"test {num}"
+        if status == "fail" and not note:
+            note = why_failed(diagnostics)
         tap.tests.append(Test(name, status, note, num))
         last_run = None
     if pending:
