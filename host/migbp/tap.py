@@ -22,6 +22,7 @@ BEGIN = re.compile(r"MIGBP: BEGIN (\S+)")
 END = re.compile(r"MIGBP: END (\S+) rc=(-?\d+)(?: secs=([\d.]+))?")
 # guest/selftests/move_pages_count.c, once per test of the counted variants
 MOVES = re.compile(r"migbp-moves:((?:\s+\w+=\d+)+)")
+SYSCTL = re.compile(r"MIGBP: SYSCTL(.*)$")
 # kselftest_harness's EXPECT/ASSERT/TH_LOG lines: `file.c:123:test:Expected ...`
 ASSERTION = re.compile(r"^\S+\.\w+:\d+:\S+:")
 # how kselftest_harness says it ended a test other than by its verdict
@@ -54,6 +55,7 @@ class Run:
     lines: list = field(default_factory=list)
     rc: int = None
     secs: float = None
+    sysctls: list = field(default_factory=list)   # [{name: value}] before, after
 
     @property
     def finished(self):
@@ -160,6 +162,9 @@ def split_runs(text):
             cur.rc = int(e.group(2))
             cur.secs = float(e.group(3)) if e.group(3) else None
             cur = None
+        elif cur is not None and SYSCTL.search(line):
+            cur.sysctls.append(dict(kv.split("=", 1) for kv in
+                                    SYSCTL.search(line).group(1).split() if "=" in kv))
         elif cur is not None:
             cur.lines.append(line)
     return runs
@@ -217,4 +222,9 @@ def run_tests(run):
         tests.append(Test(run.name, "fail", f"exit status {run.rc}"))
     elif not tests:
         tests.append(Test(run.name, "pass", "no TAP output, exit 0"))
+    if len(run.sysctls) == 2 and run.sysctls[0] != run.sysctls[1]:
+        before, after = run.sysctls
+        changed = [f"{k} {before.get(k)} -> {after.get(k)}"
+                   for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+        tests.append(Test(f"{run.name} sysctls restored", "fail", ", ".join(changed)))
     return tests

@@ -191,3 +191,20 @@ def test_failed_row_note_timeout_then_last_own_diagnostic():
     # the same one level down, as the kselftest runner nests it
     nested = ["1..1"] + ["# " + l for l in timeout] + ["not ok 1 selftests: vm: m # exit=1"]
     assert [x.note for x in tap.parse_tap(nested).tests] == [x.note for x in t.tests]
+
+
+def test_sysctls_a_test_leaves_changed_fail_the_run():
+    text = "\n".join(["MIGBP: BEGIN migration",
+                      "MIGBP: SYSCTL compaction_proactiveness=20 nr_hugepages=16",
+                      "1..1", "ok 1 m.a",
+                      "MIGBP: SYSCTL compaction_proactiveness=0 nr_hugepages=16",
+                      "MIGBP: END migration rc=0 secs=1.0",
+                      "MIGBP: BEGIN hmm-tests",
+                      "MIGBP: SYSCTL nr_hugepages=16", "1..1", "ok 1 h.a",
+                      "MIGBP: SYSCTL nr_hugepages=16",
+                      "MIGBP: END hmm-tests rc=0 secs=1.0"])
+    mig, hmm = tap.split_runs(text)
+    assert [(t.name, t.status, t.note) for t in tap.run_tests(mig)] == [
+        ("m.a", "pass", ""),
+        ("migration sysctls restored", "fail", "compaction_proactiveness 20 -> 0")]
+    assert [t.name for t in tap.run_tests(hmm)] == ["h.a"]
