@@ -5,6 +5,10 @@ Handles plain kselftest_harness output (`#  RUN  f.t ...` then `ok N f.t`,
 runner (`# ok N name` lines before the wrapper's `ok 1 selftests: vm: x`),
 `# XFAIL`, `1..0 # SKIP`, `# Totals:` and runs that stop early (tests of the
 plan that never reported count as failed).
+
+A failing test's note says why, from the diagnostics printed before its
+result line (why_failed()): its first failed assertion, else how the harness
+ended it (timeout, signal), else the test's own last diagnostic.
 """
 import re
 from dataclasses import dataclass, field
@@ -18,6 +22,15 @@ BEGIN = re.compile(r"MIGBP: BEGIN (\S+)")
 END = re.compile(r"MIGBP: END (\S+) rc=(-?\d+)(?: secs=([\d.]+))?")
 # guest/selftests/move_pages_count.c, once per test of the counted variants
 MOVES = re.compile(r"migbp-moves:((?:\s+\w+=\d+)+)")
+SYSCTL = re.compile(r"MIGBP: SYSCTL(.*)$")
+# kselftest_harness's EXPECT/ASSERT/TH_LOG lines: `file.c:123:test:Expected ...`
+ASSERTION = re.compile(r"^\S+\.\w+:\d+:\S+:")
+# how kselftest_harness says it ended a test other than by its verdict
+ENDED = re.compile(r"Test terminated|Test ended in some other way|unable to (un)?install")
+# the harness's own framing, and the machine-read lines that run_tests() turns
+# into notes itself (move counts) or that say nothing alone (BENCH csv)
+FRAMING = re.compile(r"^(RUN|OK|FAIL|SKIP)\s|^Starting \d+ tests|^(PASSED|FAILED): \d+ / \d+"
+                     r"|^Totals:|^Planned tests|: Test failed at step #\d+$|migbp-moves:|^BENCH,")
 
 
 @dataclass
@@ -42,6 +55,7 @@ class Run:
     lines: list = field(default_factory=list)
     rc: int = None
     secs: float = None
+    sysctls: list = field(default_factory=list)   # [{name: value}] before, after
 
     @property
     def finished(self):
@@ -60,6 +74,19 @@ def _status(ok, rest):
     if word == "XPASS":
         return name, "fail", "xpass"
     return name, ("pass" if ok else "fail"), directive
+
+
+def why_failed(diagnostics):
+    """Why a test failed, from the `#` lines printed before its result line:
+    the first failed assertion, else how the harness ended it, else the
+    test's own last diagnostic ("" if there is none)."""
+    lines = [l.strip() for l in diagnostics if l.strip()]
+    for pattern in (ASSERTION, ENDED):
+        hit = next((l for l in lines if pattern.search(l)), None)
+        if hit:     # __FILE__ may be a long absolute path: keep its name
+            return re.sub(r"^\S*/(?=\S+\.\w+:\d+:)", "", hit)
+    own = [l for l in lines if not FRAMING.search(l)]
+    return own[-1] if own else ""
 
 
 def parse_tap(lines):
@@ -89,8 +116,8 @@ def parse_tap(lines):
         num = int(m.group(2)) if m.group(2) else len(tap.tests) + 1
         name, status, note = _status(m.group(1) == "ok", m.group(3))
         top.add(num)
-        sub = parse_tap(pending) if pending else Tap()
-        pending = []
+        diagnostics, pending = pending, []
+        sub = parse_tap(diagnostics) if diagnostics else Tap()
         if sub.tests or sub.plan:
             # The nested results are the real tests; the wrapper only adds a
             # failure of its own when none of them explains it.
@@ -102,6 +129,8 @@ def parse_tap(lines):
             continue
         if not name:     # 5.10: `ok N # SKIP reason` -> name from the RUN line
             name = last_run or f"test {num}"
+        if status == "fail" and not note:
+            note = why_failed(diagnostics)
         tap.tests.append(Test(name, status, note, num))
         last_run = None
     if pending:
@@ -133,6 +162,9 @@ def split_runs(text):
             cur.rc = int(e.group(2))
             cur.secs = float(e.group(3)) if e.group(3) else None
             cur = None
+        elif cur is not None and SYSCTL.search(line):
+            cur.sysctls.append(dict(kv.split("=", 1) for kv in
+                                    SYSCTL.search(line).group(1).split() if "=" in kv))
         elif cur is not None:
             cur.lines.append(line)
     return runs
@@ -190,4 +222,9 @@ def run_tests(run):
         tests.append(Test(run.name, "fail", f"exit status {run.rc}"))
     elif not tests:
         tests.append(Test(run.name, "pass", "no TAP output, exit 0"))
+    if len(run.sysctls) == 2 and run.sysctls[0] != run.sysctls[1]:
+        before, after = run.sysctls
+        changed = [f"{k} {before.get(k)} -> {after.get(k)}"
+                   for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+        tests.append(Test(f"{run.name} sysctls restored", "fail", ", ".join(changed)))
     return tests

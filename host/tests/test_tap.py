@@ -121,7 +121,8 @@ def test_move_counts_go_to_their_test():
     assert [(t.name, t.status) for t in tests] == [("migration.private_anon", "pass"),
                                                    ("migration.shared_anon", "fail")]
     assert tests[0].note == "9120/9120 moved, 0 failed, 0 hidden"
-    assert tests[1].note == "411/412 moved, 1 failed, 0 hidden, first at call 412"
+    assert tests[1].note == ("411/412 moved, 1 failed, 0 hidden, first at call 412; "
+                             "migration.c:199:shared_anon:Expected err (-2) == 0 (0)")
 
 
 def test_move_counts_ignore_lines_without_a_test():
@@ -140,7 +141,8 @@ def test_recorded_mainline_variants_and_refault():
     by = {(r.binary, r.test): r for r in rows}
     strict = by[("migration-strict", "migration.shared_anon_htlb")]
     assert strict.status == "fail"
-    assert strict.note == "0/1 moved, 1 failed, 0 hidden, first at call 1"
+    assert strict.note == ("0/1 moved, 1 failed, 0 hidden, first at call 1; "
+                           "migration-strict.c:360:shared_anon_htlb:Expected err (-2) == 0 (0)")
     assert by[("migration-count", "migration.shared_anon_htlb")].note == \
         "241/500 moved, 259 failed, 0 hidden, first at call 3"
     assert by[("refault", "refault.shared-r.T3")].status == "pass"
@@ -161,3 +163,48 @@ def test_refault_driver_failure_and_no_result():
     assert [(t.name, t.status, t.note) for t in tests] == [
         ("refault.shared-r.T1", "fail", "7/10 moved, 3 failed"),
         ("refault.shared-r.T3", "fail", "exit 1, no result")]
+def test_failed_row_note_is_the_first_failed_assertion():
+    """Recorded: vm/migration on v5.10.262 (the two tests the series fixes
+    fail), build/logs/base-20261130-155612.log of the selftest branch."""
+    text = open(os.path.join(DATA, "base-migration.log")).read()
+    rows = guest_rows("base", Boot(log="x.log", accel="tcg", seconds=40.0, text=text))
+    bad = {r.test: r.note for r in rows if r.status == "fail"}
+    assert bad == {
+        "global.device_migration_keeps_dirty":
+            "migration.c:1149:device_migration_keeps_dirty:"
+            "Expected written_pages_lost (32) == 0 (0)",
+        "migration.move_pages_status":
+            "migration.c:1026:move_pages_status:Expected contract_broken (6) == 0 (0)",
+    }
+    assert all(not r.note for r in rows if r.status == "pass" and r.binary == "migration")
+
+
+def test_failed_row_note_timeout_then_last_own_diagnostic():
+    timeout = ["1..2", "#  RUN           m.slow ...", "# slow: 3 rounds",
+               "# slow: Test terminated by timeout", "#          FAIL  m.slow", "not ok 1 m.slow",
+               "#  RUN           m.quiet ...", "# quiet: 5 of 9 pages lost",
+               "# quiet: Test failed at step #1", "#          FAIL  m.quiet",
+               "not ok 2 m.quiet"]
+    t = tap.parse_tap(timeout)
+    assert [x.note for x in t.tests] == ["slow: Test terminated by timeout",
+                                         "quiet: 5 of 9 pages lost"]
+    # the same one level down, as the kselftest runner nests it
+    nested = ["1..1"] + ["# " + l for l in timeout] + ["not ok 1 selftests: vm: m # exit=1"]
+    assert [x.note for x in tap.parse_tap(nested).tests] == [x.note for x in t.tests]
+
+
+def test_sysctls_a_test_leaves_changed_fail_the_run():
+    text = "\n".join(["MIGBP: BEGIN migration",
+                      "MIGBP: SYSCTL compaction_proactiveness=20 nr_hugepages=16",
+                      "1..1", "ok 1 m.a",
+                      "MIGBP: SYSCTL compaction_proactiveness=0 nr_hugepages=16",
+                      "MIGBP: END migration rc=0 secs=1.0",
+                      "MIGBP: BEGIN hmm-tests",
+                      "MIGBP: SYSCTL nr_hugepages=16", "1..1", "ok 1 h.a",
+                      "MIGBP: SYSCTL nr_hugepages=16",
+                      "MIGBP: END hmm-tests rc=0 secs=1.0"])
+    mig, hmm = tap.split_runs(text)
+    assert [(t.name, t.status, t.note) for t in tap.run_tests(mig)] == [
+        ("m.a", "pass", ""),
+        ("migration sysctls restored", "fail", "compaction_proactiveness 20 -> 0")]
+    assert [t.name for t in tap.run_tests(hmm)] == ["h.a"]
