@@ -19,7 +19,7 @@ import subprocess
 import time
 
 from . import initramfs, kbuild, machine, qemu, results, tree
-from .util import (BUILD, GUEST, LINUX, OUT, ROOT, SRC, BASE_TAG, HarnessError, Timer, cpu_lock,
+from .util import (splice_markers, BUILD, GUEST, LINUX, OUT, ROOT, SRC, BASE_TAG, HarnessError, Timer, cpu_lock,
                    info, log_path, run)
 
 BENCH_SRC = os.path.join(GUEST, "bench")
@@ -514,11 +514,10 @@ def offline_breakdown(records, kernels=("base", "patched")):
 
 def splice_doc(old, generated):
     """Replace the text between the markers; keep the hand-written rest."""
+    spliced = splice_markers(old, generated, BEGIN, END)
+    if spliced is not None:
+        return spliced
     block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    if old and BEGIN in old and END in old:
-        pre, rest = old.split(BEGIN, 1)
-        post = rest.split(END, 1)[1]
-        return pre + block + post
     head = f"# Benchmarks: base {BASE_TAG[1:]} vs the patched series\n\n"
     return head + block + "\n" + (("\n" + old) if old else "")
 

@@ -1,5 +1,4 @@
 """Series checks; each is a named row in the results table."""
-import glob
 import os
 import re
 import shutil

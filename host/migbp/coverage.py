@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import initramfs, kbuild, kconfig, qemu, results, run as runmod, tap
-from .util import (BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock,
+from .util import (splice_markers, BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock,
                    info, log_path, run)
 
 PROFILED = ["mm/migrate.o", "mm/filemap.o", "mm/memory.o", "mm/hugetlb.o",
@@ -376,10 +376,10 @@ def report(rows, unprofiled, text_of, meta=None):
 
 def splice_doc(old, generated):
     """Replace the text between the markers; keep the hand-written rest."""
+    spliced = splice_markers(old, generated, BEGIN, END)
+    if spliced is not None:
+        return spliced
     block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    if old and BEGIN in old and END in old:
-        pre, rest = old.split(BEGIN, 1)
-        return pre + block + rest.split(END, 1)[1]
     return "# Coverage of the lines the series changes\n\n" + block + "\n" + (("\n" + old) if old else "")
 
 

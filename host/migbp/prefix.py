@@ -19,7 +19,7 @@ import time
 from . import initramfs, kbuild, qemu, tap, tree
 from .results import Result
 from .util import (BASE_TAG, BUILD, LINUX, OUT, ROOT, SRC, HarnessError, Timer, cpu_lock,
-                   info, log_path)
+                   info)
 
 PREFIX_OUT = os.path.join(BUILD, "prefix")
 DOC = os.path.join(ROOT, "docs", "prefix.md")

@@ -7,7 +7,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from .util import BUILD, HarnessError, cpu_lock, info, log_path
+from .util import HarnessError, cpu_lock, info, log_path
 
 SPLATS = [
     r"BUG:", r"WARNING:", r"Kernel panic", r"Oops", r"KASAN:",

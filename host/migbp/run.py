@@ -1,7 +1,7 @@
 """`run`: build kernel(s) + initramfs, boot each, parse TAP, report rows."""
 from . import initramfs, kbuild, qemu, tap
 from .results import Result, from_boot
-from .util import HarnessError, Timer, info
+from .util import HarnessError, Timer
 
 
 def tests_to_run(requested=None):

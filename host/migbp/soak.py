@@ -16,7 +16,7 @@ import time
 from . import initramfs, machine, qemu, results, tree
 from .results import Result
 from .run import build_row
-from .util import (BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
+from .util import (splice_markers, BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
                    log_path, run)
 
 SOAK_SRC = os.path.join(GUEST, "soak")
@@ -167,7 +167,7 @@ def report(verdicts, meta):
              f"- Duration: {meta['duration']} s of soak per kernel; offline limit "
              f"{meta['offline_limit']} s; wall time per boot: "
              + ", ".join(f"{k} {s:.0f} s" for k, s in meta["boot_secs"]) + ".",
-             f"- Kernel config: tinyconfig + `config/vm.config`"
+             "- Kernel config: tinyconfig + `config/vm.config`"
              + (" + `config/debug.config` (KASAN, lockdep, DEBUG_VM...)"
                 if meta["kconfig"] == "debug" else "") + "; cmdline adds `"
              + machine.KERNEL_ARGS + "`.",
@@ -191,10 +191,10 @@ def report(verdicts, meta):
 
 
 def splice_doc(old, generated):
+    spliced = splice_markers(old, generated, BEGIN, END)
+    if spliced is not None:
+        return spliced
     block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    if old and BEGIN in old and END in old:
-        pre, rest = old.split(BEGIN, 1)
-        return pre + block + rest.split(END, 1)[1]
     head = (f"# Soak: base {BASE_TAG[1:]} vs the patched series under a hostile migration mix\n\n"
             "`make soak DURATION=<seconds>` (default 600 per kernel, `KCONFIG=debug` "
             "by default) boots each kernel once and runs `guest/soak/soak.c`; see its "

@@ -24,7 +24,7 @@ from . import initramfs, machine, qemu, results, tree
 from .results import Result
 from .run import build_row
 from .soak import kernel_findings
-from .util import BASE_TAG, BUILD, GUEST, ROOT, HarnessError, Timer, cpu_lock, info
+from .util import splice_markers, BASE_TAG, BUILD, GUEST, ROOT, HarnessError, Timer, cpu_lock, info
 
 STRESS_NG = "/usr/bin/stress-ng"
 DRIVER = os.path.join(GUEST, "stress", "stress.sh")
@@ -227,10 +227,10 @@ def report(verdicts, meta):
 
 
 def splice_doc(old, generated):
+    spliced = splice_markers(old, generated, BEGIN, END)
+    if spliced is not None:
+        return spliced
     block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    if old and BEGIN in old and END in old:
-        pre, rest = old.split(BEGIN, 1)
-        return pre + block + rest.split(END, 1)[1]
     head = ("\n## stress-ng: `make stress`\n\n"
             "`make stress DURATION=<seconds>` (default 300 per kernel, debug kernels) "
             "boots base and patched once each and runs Debian's stress-ng with the memory "

@@ -221,3 +221,13 @@ class Timer:
 def die(err):
     print(f"error: {err}", file=sys.stderr, flush=True)
     return 1
+
+
+def splice_markers(old, generated, begin, end):
+    """old with the text between the markers begin and end replaced by
+    generated (a docs/ file's generated table); None when old lacks them,
+    for the caller to make the file its own way."""
+    if not (old and begin in old and end in old):
+        return None
+    pre, rest = old.split(begin, 1)
+    return pre + f"{begin}\n{generated.rstrip()}\n{end}" + rest.split(end, 1)[1]

@@ -24,7 +24,7 @@ from . import qemu, tap
 from .results import from_boot
 from .run import build_row, report_problems
 from .tree import worktree
-from .util import (BASE, BASE_TAG, GUEST, OUT, ROOT, SRC, HarnessError, Timer, cpu_lock, first_error, info,
+from .util import (splice_markers, BASE, BASE_TAG, GUEST, OUT, ROOT, SRC, HarnessError, Timer, cpu_lock, first_error, info,
                    log_path, run)
 from . import initramfs
 
@@ -303,10 +303,10 @@ def report(rows, kernels, meta):
 
 
 def splice_doc(old, generated):
+    spliced = splice_markers(old, generated, BEGIN, END)
+    if spliced is not None:
+        return spliced
     block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    if old and BEGIN in old and END in old:
-        pre, rest = old.split(BEGIN, 1)
-        return pre + block + rest.split(END, 1)[1]
     return (old.rstrip("\n") + "\n\n" if old else "") + block + "\n"
 
 
