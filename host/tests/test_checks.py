@@ -29,19 +29,15 @@ def test_debian_rows_skip_without_a_pinned_debian_source(monkeypatch):
     assert checks.debian_config_build().status == "skip"
 
 
-STABLE_OUT = """ERROR:GIT_COMMIT_ID: Please use git commit description style 'commit <12+ chars of sha1> ("<title line>")' - ie: 'commit fatal: bad o ("f934e72132dbc4853")'
-#6: 
-commit fd35ca3d12cc9922d7d9a35f934e72132dbc4853 upstream.
-
-total: 1 errors, 0 warnings, 0 checks, 18 lines checked
-"""
-
-
-def test_stable_marker_is_exempt_but_other_commit_ids_are_not():
-    """5.10's checkpatch misreads git's 'bad object' for the stable marker line
-    (recorded output above); only that line is exempted, once."""
-    assert checks.stable_markers(STABLE_OUT) == 1
-    other = STABLE_OUT.replace("commit fd35ca3d12cc9922d7d9a35f934e72132dbc4853 upstream.",
-                               "commit fd35ca3d12cc fixed this")
-    assert checks.stable_markers(other) == 0
-    assert checks.stable_markers(STABLE_OUT + STABLE_OUT) == 1
+def test_checkpatch_sees_no_git_repository(tmp_path, monkeypatch):
+    """Upstream ids are only checked for form, as in a tarball tree: GIT_DIR
+    must name no repository (checkpatch then does no git log lookup)."""
+    monkeypatch.setattr(checks, "OUT", str(tmp_path))
+    monkeypatch.delenv("GIT_DIR", raising=False)
+    env = checks.checkpatch_env(git=False)
+    assert not os.path.exists(env["GIT_DIR"])
+    assert env["PATH"].split(os.pathsep)[0] == str(tmp_path / "checkpatch-bin")
+    assert "GIT_DIR" not in checks.checkpatch_env(git=True)
+    # the pass with a repository runs only the check that needs one
+    assert [git for git, _ in checks.CHECKPATCH_PASSES] == [False, True]
+    assert checks.CHECKPATCH_PASSES[1][1] == ("--types", "SPDX_LICENSE_TAG")
