@@ -169,12 +169,18 @@ def cmd_coverage(a):
     return coverage.coverage(a.tests, a.timeout, console_log=os.environ.get("COVERAGE_LOG"))
 
 
+def duration_env(default):
+    """DURATION= in seconds (soak, stress), or default."""
+    value = os.environ.get("DURATION")
+    try:
+        return int(value or default)
+    except ValueError:
+        raise HarnessError(f"DURATION={value}: seconds, e.g. DURATION={default}")
+
+
 def cmd_soak(a):
     env = os.environ.get
-    try:
-        duration = int(env("DURATION") or soak.DEFAULT_DURATION)
-    except ValueError:
-        raise HarnessError(f"DURATION={env('DURATION')}: seconds, e.g. DURATION=600")
+    duration = duration_env(soak.DEFAULT_DURATION)
     # debug unless KCONFIG says otherwise; BOOT_TIMEOUT is the margin over DURATION
     rows = soak.soak(duration, env("KCONFIG") or "debug", int(env("BOOT_TIMEOUT") or 0) or None)
     return finish(rows)
@@ -207,10 +213,7 @@ def cmd_vmtests(a):
 
 def cmd_stress(a):
     env = os.environ.get
-    try:
-        duration = int(env("DURATION") or stress.DEFAULT_DURATION)
-    except ValueError:
-        raise HarnessError(f"DURATION={env('DURATION')}: seconds, e.g. DURATION=300")
+    duration = duration_env(stress.DEFAULT_DURATION)
     kernel = env("KERNEL") or "both"
     if kernel not in KERNELS:
         raise HarnessError(f"KERNEL={kernel}: use base, patched or both")
