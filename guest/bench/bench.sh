@@ -103,6 +103,7 @@ gain_list() {
 		done
 		refault thp-r 3 1
 		refault tmpfs-r 3 1
+		refault ext2-r 3 1
 		refault htlb-shared-r 3 1
 		refault device-r 3 1
 		# ~2 min: 4 KiB-page offlines under touchers take minutes under TCG
@@ -121,6 +122,8 @@ gain_list() {
 		refault hugetlb-r $T 1
 		refault tmpfs-r $T 1
 		refault tmpfs-r $T 64
+		refault ext2-r $T 1
+		refault ext2-r $T 64
 		refault htlb-shared-r $T 1
 		refault device-r $T 1
 		refault device-r $T 64

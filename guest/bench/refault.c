@@ -12,6 +12,8 @@
  *           thp-r                 2 MiB aligned MADV_HUGEPAGE, PAGES huge pages, T threads
  *           hugetlb-r             MAP_HUGETLB, PAGES huge pages, T threads
  *           tmpfs-r   tmpfs-w     MAP_SHARED of a file in /tmp (tmpfs), T forked processes
+ *           ext2-r                MAP_SHARED of a file on ext2 on a brd ramdisk
+ *                                 (/mnt/ext2: page cache, filemap_fault()), T forked processes
  *           htlb-shared-r         MAP_SHARED of a memfd(MFD_HUGETLB) (hugetlbfs),
  *                                 PAGES huge pages, T forked processes
  *           device-r              private anon, T reader threads; the main thread
@@ -119,9 +121,10 @@ int main(int argc, char **argv)
 	npages = strtoul(argv[3], NULL, 0);
 	double secs = atof(argv[4]);
 	int tmpfs = !strncmp(scen, "tmpfs", 5);
+	int ext2 = !strncmp(scen, "ext2", 4);
 	int shtlb = !strncmp(scen, "htlb-shared", 11);
 	int device = !strncmp(scen, "device", 6);
-	int shared = !strncmp(scen, "shared", 6) || tmpfs || shtlb;
+	int shared = !strncmp(scen, "shared", 6) || tmpfs || ext2 || shtlb;
 	int thp = !strncmp(scen, "thp", 3);
 	int huge = !strncmp(scen, "hugetlb", 7) || shtlb;
 	size_t pagesz = sysconf(_SC_PAGESIZE);
@@ -143,11 +146,10 @@ int main(int argc, char **argv)
 	} else if (shtlb) {
 		region = map_file(memfd_create("refault-htlb", MFD_HUGETLB), len,
 				  "memfd_create(MFD_HUGETLB)");
-	} else if (tmpfs) {
-		const char *path = "/tmp/refault-tmpfs";
+	} else if (tmpfs || ext2) {
+		const char *path = tmpfs ? "/tmp/refault-tmpfs" : "/mnt/ext2/refault-file";
 
-		region = map_file(open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), len,
-				  "open(/tmp/refault-tmpfs)");
+		region = map_file(open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), len, path);
 		unlink(path);
 	} else if (huge) {
 		region = mmap(NULL, len, PROT_READ | PROT_WRITE,

@@ -367,11 +367,12 @@ CASES = {
     "thp-r": "THP, 2 MiB",
     "hugetlb-r": "hugetlb, 2 MiB",
     "tmpfs-r": "tmpfs file, 4 KiB",
+    "ext2-r": "ext2 file on brd (page cache), 4 KiB",
     "htlb-shared-r": "hugetlbfs file, 2 MiB",
     "-": "private anon, 4 KiB",
 }
 # migration under readers: the refault scenarios the series gains on
-READER_ROWS = {"shared-r", "tmpfs-r", "htlb-shared-r"}
+READER_ROWS = {"shared-r", "tmpfs-r", "ext2-r", "htlb-shared-r"}
 
 
 def cost_records(recs_c, recs_r):
