@@ -77,7 +77,8 @@ FAMILY_TESTS = {
                  _migration_variant("migration-strict", 1),
                  _migration_variant("migration-count", 2000000000),
                  # the project's refault storm (guest/bench/refault.c, as bench.py
-                 # builds it), one-page shared anon and tmpfs under 1 and 3 readers
+                 # builds it), one-page shared anon, tmpfs and ext2 file under 1
+                 # and 3 readers
                  Selftest("refault", "bench/refault.c", libs=("-lnuma", "-lpthread"),
                           cflags=("-O2", "-Wall"), style="guest",
                           driver="selftests/refault.sh", default=False)],
