@@ -9,8 +9,11 @@
  *   private  4 MiB anon, MADV_NOHUGEPAGE   \  the main thread moves every page
  *   thp      2 x 2 MiB anon, MADV_HUGEPAGE  | to the other node with
  *   hugetlb  2 x 2 MiB MAP_HUGETLB          | move_pages(MPOL_MF_MOVE_ALL), back
- *   shared   4 MiB MAP_SHARED|MAP_ANONYMOUS / and forth, while 2 touchers
- *            (threads; forked processes for shared) verify and rewrite it
+ *   shared   4 MiB MAP_SHARED|MAP_ANONYMOUS  | and forth, while 2 touchers
+ *   file     4 MiB MAP_SHARED of a file on   | (threads; forked processes for
+ *            ext2 (/mnt/ext2, brd, /init)    | shared, file, htlb-shared)
+ *   htlb-shared 2 x 2 MiB MAP_SHARED of a   | verify and rewrite it
+ *            memfd(MFD_HUGETLB)             /
  *   fork     4 MiB anon (THP) being moved by a thread while the main thread
  *            forks children that verify their COW snapshot, move some of its
  *            pages themselves, write some (COW break) and exit; the parent
@@ -80,6 +83,9 @@
 	X(thp_move_pages) X(thp_pages_moved) X(thp_verify_pages) X(thp_write_pages) \
 	X(hugetlb_move_pages) X(hugetlb_pages_moved) X(hugetlb_verify_pages) X(hugetlb_write_pages) \
 	X(shared_move_pages) X(shared_pages_moved) X(shared_verify_pages) X(shared_write_pages) \
+	X(file_move_pages) X(file_pages_moved) X(file_verify_pages) X(file_write_pages) \
+	X(htlb_shared_move_pages) X(htlb_shared_pages_moved) X(htlb_shared_verify_pages) \
+	X(htlb_shared_write_pages) \
 	X(fork_move_pages) X(fork_pages_moved) X(fork_fork_exit) X(fork_child_move_pages) \
 	X(fork_child_verify_pages) X(fork_cow_writes) X(fork_verify_pages) \
 	X(churn_move_pages) X(churn_pages_moved) X(churn_mprotect) X(churn_mremap) \
@@ -376,17 +382,35 @@ static void *shared_map(size_t len)
 	return p == MAP_FAILED ? NULL : p;
 }
 
-enum kind { K_PRIVATE, K_THP, K_HUGETLB, K_SHARED };
+enum kind { K_PRIVATE, K_THP, K_HUGETLB, K_SHARED, K_FILE, K_HTLB_SHARED };
+
+/* MAP_SHARED of a file (fd closed here): page cache, faults via ->fault */
+static void *file_map(int fd, size_t len)
+{
+	void *p = MAP_FAILED;
+
+	if (fd >= 0 && !ftruncate(fd, len))
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (fd >= 0)
+		close(fd);
+	return p == MAP_FAILED ? NULL : p;
+}
 
 static void region_worker(enum kind k)
 {
-	static const char *names[] = { "private", "thp", "hugetlb", "shared" };
+	static const char *names[] = { "private", "thp", "hugetlb", "shared", "file",
+				       "htlb-shared" };
 	static const int ops[][4] = {
 		{ private_move_pages, private_pages_moved, private_verify_pages, private_write_pages },
 		{ thp_move_pages, thp_pages_moved, thp_verify_pages, thp_write_pages },
 		{ hugetlb_move_pages, hugetlb_pages_moved, hugetlb_verify_pages, hugetlb_write_pages },
 		{ shared_move_pages, shared_pages_moved, shared_verify_pages, shared_write_pages },
+		{ file_move_pages, file_pages_moved, file_verify_pages, file_write_pages },
+		{ htlb_shared_move_pages, htlb_shared_pages_moved, htlb_shared_verify_pages,
+		  htlb_shared_write_pages },
 	};
+	/* touchers of MAP_SHARED regions are processes: the mm-wide paths differ */
+	int procs = k == K_SHARED || k == K_FILE || k == K_HTLB_SHARED;
 	size_t len = 4UL << 20, stride = PAGE;
 	struct region r = { .name = names[k], .seed = 1000 + k,
 			    .op_verify = ops[k][2], .op_write = ops[k][3] };
@@ -410,6 +434,17 @@ static void region_worker(enum kind k)
 		break;
 	case K_SHARED:
 		r.mem = shared_map(len);
+		break;
+	case K_FILE: {
+		const char *path = "/mnt/ext2/soak-file";
+
+		r.mem = file_map(open(path, O_RDWR | O_CREAT | O_TRUNC, 0600), len);
+		unlink(path);
+		break;
+	}
+	case K_HTLB_SHARED:
+		r.mem = file_map(memfd_create("soak-htlb", MFD_HUGETLB), len);
+		stride = HPAGE;
 		break;
 	}
 	if (!r.mem || r.mem == MAP_FAILED) {
@@ -439,7 +474,7 @@ static void region_worker(enum kind k)
 
 	for (int t = 0; t < TOUCHERS; t++) {
 		ta[t] = (struct toucher_arg){ &r, t, stop };
-		if (k == K_SHARED) {
+		if (procs) {
 			kids[t] = fork();
 			if (kids[t] == 0) {
 				toucher(&r, t, stop);
@@ -458,7 +493,7 @@ static void region_worker(enum kind k)
 		mover_step(&m, ops[k][0], ops[k][1]);
 	*stop = 1;
 	for (int t = 0; t < TOUCHERS; t++) {
-		if (k == K_SHARED) {
+		if (procs) {
 			if (kids[t] > 0)
 				waitpid(kids[t], NULL, 0);
 		} else {
@@ -941,7 +976,8 @@ int main(int argc, char **argv)
 	int grace = 180;
 	struct vmstat v0, v1;
 	struct worker w[] = { { "private" }, { "thp" }, { "hugetlb" }, { "shared" }, { "fork" },
-			      { "churn" }, { "hmm" }, { "compact" }, { "offline" } };
+			      { "churn" }, { "hmm" }, { "compact" }, { "offline" }, { "file" },
+			      { "htlb-shared" } };
 	int nw = sizeof(w) / sizeof(w[0]);
 
 	S = shared_map(sizeof(*S));
@@ -973,6 +1009,8 @@ int main(int argc, char **argv)
 		case 6: hmm_worker();
 		case 7: compact_worker();
 		case 8: offline_worker(limit);
+		case 9: region_worker(K_FILE);
+		case 10: region_worker(K_HTLB_SHARED);
 		}
 		_exit(0);
 	}
