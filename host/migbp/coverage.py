@@ -255,6 +255,19 @@ REASONS = {
         "isolate_lru_page() failed: the page was off the LRU (isolated by a concurrent "
         "compaction, migration or reclaim) during migrate_vma_unmap(); " + RACE,
     ("mm/migrate.c", "migrate_vma_unmap", "migrate->cpages--;"): "same as the line above",
+    ("mm/filemap.c", "filemap_fault", "goto out_retry;"):
+        "the page was locked, the pte still none (not a migration) and "
+        "lock_page_maybe_drop_mmap() dropped the mmap_lock to sleep: the old code's retry, "
+        "re-indented by the patch; needs truncation or I/O holding the page lock, which the "
+        "tests do not do",
+    ("mm/hugetlb.c", "hugetlb_fault_without_i_mmap", "return false;"):
+        "the pte under the page table lock was none (or a write met a read-only pte): a first "
+        "touch in an mm that already has the page table; the tests' hugetlb readers inherit "
+        "their ptes at fork, only read, and migration never leaves the pte none once its "
+        "lock is dropped",
+    ("mm/hugetlb.c", "hugetlb_fault_without_i_mmap", "entry = huge_pte_mkdirty(entry);"):
+        "a write fault that found a present writable pte under the lock: the selftests' "
+        "shared hugetlb users only read (the soak's htlb-shared worker writes)",
     ("mm/migrate.c", "migrate_vma_unmap", "restore++;"): "same as the line above",
     ("mm/migrate.c", "migrate_vma_unmap", "try_to_unmap(page, flags);"):
         "a page still mapped in another process when it is migrated to device memory; "
