@@ -11,8 +11,8 @@
  *   hugetlb  2 x 2 MiB MAP_HUGETLB          | move_pages(MPOL_MF_MOVE_ALL), back
  *   shared   4 MiB MAP_SHARED|MAP_ANONYMOUS  | and forth, while 2 touchers
  *   file     4 MiB MAP_SHARED of a file on   | (threads; forked processes for
- *            ext2 (/mnt/ext2, brd, /init)    | shared, file, htlb-shared)
- *   htlb-shared 2 x 2 MiB MAP_SHARED of a   | verify and rewrite it
+ *            ext2 (/mnt/ext2, brd, /init)    | shared, file, hugetlbfs)
+ *   hugetlbfs 2 x 2 MiB MAP_SHARED of a     | verify and rewrite it
  *            memfd(MFD_HUGETLB)             /
  *   fork     4 MiB anon (THP) being moved by a thread while the main thread
  *            forks children that verify their COW snapshot, move some of its
@@ -84,8 +84,8 @@
 	X(hugetlb_move_pages) X(hugetlb_pages_moved) X(hugetlb_verify_pages) X(hugetlb_write_pages) \
 	X(shared_move_pages) X(shared_pages_moved) X(shared_verify_pages) X(shared_write_pages) \
 	X(file_move_pages) X(file_pages_moved) X(file_verify_pages) X(file_write_pages) \
-	X(htlb_shared_move_pages) X(htlb_shared_pages_moved) X(htlb_shared_verify_pages) \
-	X(htlb_shared_write_pages) \
+	X(hugetlbfs_move_pages) X(hugetlbfs_pages_moved) X(hugetlbfs_verify_pages) \
+	X(hugetlbfs_write_pages) \
 	X(fork_move_pages) X(fork_pages_moved) X(fork_fork_exit) X(fork_child_move_pages) \
 	X(fork_child_verify_pages) X(fork_cow_writes) X(fork_verify_pages) \
 	X(churn_move_pages) X(churn_pages_moved) X(churn_mprotect) X(churn_mremap) \
@@ -399,15 +399,15 @@ static void *file_map(int fd, size_t len)
 static void region_worker(enum kind k)
 {
 	static const char *names[] = { "private", "thp", "hugetlb", "shared", "file",
-				       "htlb-shared" };
+				       "hugetlbfs" };
 	static const int ops[][4] = {
 		{ private_move_pages, private_pages_moved, private_verify_pages, private_write_pages },
 		{ thp_move_pages, thp_pages_moved, thp_verify_pages, thp_write_pages },
 		{ hugetlb_move_pages, hugetlb_pages_moved, hugetlb_verify_pages, hugetlb_write_pages },
 		{ shared_move_pages, shared_pages_moved, shared_verify_pages, shared_write_pages },
 		{ file_move_pages, file_pages_moved, file_verify_pages, file_write_pages },
-		{ htlb_shared_move_pages, htlb_shared_pages_moved, htlb_shared_verify_pages,
-		  htlb_shared_write_pages },
+		{ hugetlbfs_move_pages, hugetlbfs_pages_moved, hugetlbfs_verify_pages,
+		  hugetlbfs_write_pages },
 	};
 	/* touchers of MAP_SHARED regions are processes: the mm-wide paths differ */
 	int procs = k == K_SHARED || k == K_FILE || k == K_HTLB_SHARED;
@@ -977,7 +977,7 @@ int main(int argc, char **argv)
 	struct vmstat v0, v1;
 	struct worker w[] = { { "private" }, { "thp" }, { "hugetlb" }, { "shared" }, { "fork" },
 			      { "churn" }, { "hmm" }, { "compact" }, { "offline" }, { "file" },
-			      { "htlb-shared" } };
+			      { "hugetlbfs" } };
 	int nw = sizeof(w) / sizeof(w[0]);
 
 	S = shared_map(sizeof(*S));
