@@ -6,7 +6,7 @@
 #            bench: QUICK=1  BOOTS=5  BENCH_SECS=2  BENCH_LIMIT=120  BENCH_REPORT=build/bench/<run>  BENCH_REV=<build/linux rev>  BENCH_4K=1
 #                   BENCH_REPS=3 (rounds of the cost rows)  BENCH_ONLY=cost|gain
 #            soak: DURATION=600 (seconds per kernel; KCONFIG defaults to debug)
-#            stress: DURATION=300 (seconds per kernel; KCONFIG defaults to debug) KERNEL=both
+#            stress: DURATION=300 (seconds per kernel; KCONFIG defaults to debug) KERNEL=both STRESSORS=mmap,vm (a subset of the mix)
 #            vmtests: KERNEL=both (default) TESTS=<case or binary,...> KCONFIG=vm|debug VMTESTS_LOGS=<base log>,<patched log> (report again, no boot)
 #            trace: KERNEL=base|patched|both  TRACE_SECS=3  TRACE_T=3  TRACE_REPORT=build/trace/<run>
 #            coverage: COVERAGE_LOG=build/logs/patched-gcov-<stamp>.log (report again, no boot)
@@ -15,7 +15,7 @@
 # installs it on a machine that has only git and make.
 PYTHON ?= /usr/bin/python3
 MIG = host/bootstrap && PYTHONPATH=host $(PYTHON) host/mig.py
-export BASE SMP PREFIXES PROBE KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K BENCH_REPS BENCH_ONLY DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG MOVES_LOGS VMTESTS_LOGS
+export BASE SMP PREFIXES PROBE KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K BENCH_REPS BENCH_ONLY DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG MOVES_LOGS VMTESTS_LOGS STRESSORS
 
 .PHONY: all check tree export run bench prefix probe soak trace coverage moves vmtests stress unit clean help deps
 

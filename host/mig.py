@@ -219,7 +219,7 @@ def cmd_stress(a):
         raise HarnessError(f"KERNEL={kernel}: use base, patched or both")
     # debug unless KCONFIG says otherwise; BOOT_TIMEOUT is the margin over DURATION
     rows = stress.stress(duration, env("KCONFIG") or "debug", int(env("BOOT_TIMEOUT") or 0) or None,
-                         KERNELS[kernel])
+                         KERNELS[kernel], stress.select(env("STRESSORS")))
     return finish(rows)
 
 

@@ -8,6 +8,8 @@
 # Output: "STRESS,..." lines (host/migbp/stress.py) around stress-ng's own:
 #   STRESS,info,<text>   STRESS,vmstat,<counter>,<delta>   STRESS,rc,<exit>
 #   STRESS,end,<seconds>
+#   STRESS,task,<pid>,<comm>,<state>,<wchan>,<utime+stime ticks>  (halfway)
+#   STRESS,stack,<pid>,<kernel stack frame>
 arg() {
 	v=$(tr ' ' '\n' < /proc/cmdline | sed -n "s/^migbp\.$1=//p" | tail -n 1)
 	echo "${v:-$2}"
@@ -20,12 +22,16 @@ echo 60 > /proc/sys/kernel/hung_task_timeout_secs 2>/dev/null
 echo -1 > /proc/sys/kernel/hung_task_warnings 2>/dev/null
 # Page-cache files on a real file system (ext2 on brd's /dev/ram0), so
 # file-backed faults go through filemap_fault(); POSIX shm on /dev/shm.
-mkdir -p /mnt/stress /dev/shm
+# /init makes the ext2 (4 KiB blocks) and mounts it on /mnt/ext2.
+tmp=/mnt/ext2/stress
+mkdir -p /dev/shm
 mount -t tmpfs shm /dev/shm
-if mke2fs -F /dev/ram0 >/dev/null 2>&1 && mount -t ext2 /dev/ram0 /mnt/stress; then
-	echo "STRESS,info,temp-path /mnt/stress: ext2 on /dev/ram0 ($(df -k /mnt/stress | awk 'NR==2 {print $2}') KiB)"
+if grep -q '^/dev/ram0 /mnt/ext2 ext2 ' /proc/mounts && mkdir -p $tmp; then
+	echo "STRESS,info,temp-path $tmp: ext2 on /dev/ram0 ($(df -k /mnt/ext2 | awk 'NR==2 {print $2}') KiB)"
 else
-	echo "STRESS,error,no ext2 on /dev/ram0 (CONFIG_BLK_DEV_RAM/EXT2_FS?): temp files on tmpfs"
+	tmp=/tmp/stress
+	mkdir -p $tmp
+	echo "STRESS,error,no ext2 on /dev/ram0 mounted on /mnt/ext2 (CONFIG_BLK_DEV_RAM/EXT2_FS?): temp files in the initramfs"
 fi
 echo "STRESS,info,$(uname -r) secs=$secs"
 echo "STRESS,info,thp $(cat /sys/kernel/mm/transparent_hugepage/enabled)"
@@ -57,11 +63,27 @@ fi
 vmstat_keys='pgmigrate_success pgmigrate_fail thp_migration_success thp_migration_fail compact_migrate_scanned compact_isolated pgfault pgmajfault thp_fault_alloc'
 for k in $vmstat_keys; do eval "before_$k=$(sed -n "s/^$k //p" /proc/vmstat)"; done
 t0=$(cut -d' ' -f1 /proc/uptime)
-cd /mnt/stress
+# Halfway through, where each stress-ng process is (state, wchan, cpu
+# ticks, kernel stack when CONFIG_STACKTRACE gives /proc/<pid>/stack): a
+# stressor that makes no progress shows where it sleeps.
+snapshot() {
+	sleep $((secs / 2))
+	for d in /proc/[0-9]*; do
+		read -r comm < $d/comm 2>/dev/null || continue
+		case $comm in stress-ng*) ;; *) continue ;; esac
+		set -- $(sed 's/^.*) //' $d/stat 2>/dev/null)
+		echo "STRESS,task,${d#/proc/},$comm,$1,$(cat $d/wchan 2>/dev/null),$(( ${12:-0} + ${13:-0} ))"
+		sed "s|^|STRESS,stack,${d#/proc/},|" $d/stack 2>/dev/null
+	done
+}
+snapshot &
+snap=$!
+cd $tmp
 # shellcheck disable=SC2086
 /usr/bin/stress-ng $stressors --timeout "${secs}s" --verify --metrics-brief \
-	--temp-path /mnt/stress < /dev/null 2>&1
+	--temp-path $tmp < /dev/null 2>&1
 rc=$?
+kill $snap 2>/dev/null
 cd /
 t1=$(cut -d' ' -f1 /proc/uptime)
 for k in $vmstat_keys; do

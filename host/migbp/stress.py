@@ -48,11 +48,23 @@ MIX = [
     ("mremap", ["--mremap-bytes", "32M"]),
     ("userfaultfd", []),
     ("memfd", ["--memfd-bytes", "32M"]),                # shmem faults, hole punching
-    ("mmaphuge", ["--mmaphuge-mmaps", "32"]),           # hugetlb + THP mappings
+    ("mmaphuge", ["--mmaphuge-mmaps", "8"]),            # hugetlb + THP mappings: ~300 MiB
     ("memhotplug", []),                 # offline/online: migrates the movable DIMM away
     ("fault", []),                                      # minor/major faults on a file
     ("pagemove", ["--pagemove-bytes", "16M"]),
 ]
+
+
+def select(names):
+    """The MIX entries named in a comma list (STRESSORS=); all of MIX for none."""
+    if not names:
+        return list(MIX)
+    want = [n.strip() for n in names.split(",") if n.strip()]
+    known = [s for s, _ in MIX]
+    bad = [n for n in want if n not in known]
+    if bad:
+        raise HarnessError(f"STRESSORS: {', '.join(bad)} not in the mix (one of: {', '.join(known)})")
+    return [(s, o) for s, o in MIX if s in want]
 
 
 def stress_args(mix=MIX):
@@ -64,6 +76,7 @@ def stress_args(mix=MIX):
 NG = re.compile(r"stress-ng: (\w+):\s+\[(\d+)\] (.*)$")
 METRIC = re.compile(r"^(\S+)\s+(\d+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)\s*$")
 STRESS = re.compile(r"STRESS,(\w+),(.*)$")
+TICKS_PER_SEC = 100                # USER_HZ of /proc/<pid>/stat
 SKIP = re.compile(r"skipp", re.I)
 UNTRUSTED = re.compile(r"untrustworthy", re.I)
 
@@ -74,7 +87,7 @@ def parse_console(text, stressors=None):
     Returns {metrics: {stressor: (bogo ops, real s, usr s, sys s)},
     msgs: [(level, text)], vmstat: {counter: delta}, rc, end, info, errors}."""
     d = {"metrics": {}, "msgs": [], "vmstat": {}, "rc": None, "end": None, "info": [],
-         "errors": [], "dispatched": []}
+         "errors": [], "dispatched": [], "tasks": {}}
     for line in text.splitlines():
         m = NG.search(line)
         if m:
@@ -104,6 +117,16 @@ def parse_console(text, stressors=None):
                 d["end"] = float(rest)
             except ValueError:
                 pass
+        elif kind == "task":
+            f = rest.split(",")
+            if len(f) == 5 and f[0].isdigit():
+                d["tasks"][f[0]] = {"comm": f[1], "state": f[2], "wchan": f[3],
+                                    "cpu_s": int(f[4]) / TICKS_PER_SEC if f[4].isdigit() else None,
+                                    "stack": []}
+        elif kind == "stack":
+            pid, _, frame = rest.partition(",")
+            if pid in d["tasks"]:
+                d["tasks"][pid]["stack"].append(frame.strip())
         elif kind == "info":
             d["info"].append(rest)
         elif kind == "error":
@@ -157,13 +180,30 @@ def verdict(kernel, text, stressors, timed_out=False, seconds=None):
                note=f"{len(splats)}: {splats[0][:60]}" if splats else ""),
         Result(kernel, "stress", "hung tasks = 0", "pass" if not hung else "fail",
                note=f"{len(hung)}: {hung[0][:60]}" if hung else ""),
+        # the driver could not set up what the mix needs (ext2, hwpoison filter)
+        Result(kernel, "stress", "guest set up", "fail" if d["errors"] else "pass",
+               note=d["errors"][0][:80] if d["errors"] else ""),
     ]
     v = {"kernel": kernel, "status": status, "metrics": d["metrics"], "vmstat": d["vmstat"],
+         "stuck": stuck_tasks(d["tasks"], [s for s in stressors if status[s][0] == "fail"]),
          "rc": rc, "splats": len(splats), "splat_lines": splats[:10], "hung": len(hung),
          "hung_lines": hung[:10], "finished": finished, "seconds": seconds, "end": d["end"],
          "info": d["info"], "errors": d["errors"],
          "fail_lines": [m for lvl, m in d["msgs"] if lvl in ("fail", "error")][:20]}
     return v, rows
+
+
+def stuck_tasks(tasks, failed):
+    """Halfway snapshot of the processes of failed stressors and of any task in D
+    state: [(pid, comm, state, wchan, cpu s, top kernel frames)]."""
+    out = []
+    for pid, t in sorted(tasks.items(), key=lambda x: int(x[0])):
+        # comm is at most 15 characters: stress-ng-<first 5 of the stressor>
+        ours = any(t["comm"].startswith(("stress-ng-" + f)[:15]) for f in failed)
+        if ours or t["state"] == "D":
+            frames = [re.sub(r"^\[<[0-9a-f]+>\] ", "", x) for x in t["stack"]][:6]
+            out.append((pid, t["comm"], t["state"], t["wchan"], t["cpu_s"], frames))
+    return out
 
 
 # ---------------------------------------------------------------- report
@@ -220,7 +260,11 @@ def report(verdicts, meta):
                  + [f"splat: `{l}`" for l in v["splat_lines"]]
                  + [f"hung: `{l}`" for l in v["hung_lines"]]
                  + [f"stress-ng: `{l}`" for l in v["fail_lines"][:10]]
-                 + [f"guest error: `{e}`" for e in v["errors"][:5]])
+                 + [f"guest error: `{e}`" for e in v["errors"][:5]]
+                 + [f"halfway: pid {p} `{c}` state {st}, wchan `{w or '-'}`, "
+                    f"{'?' if cpu is None else f'{cpu:.2f}'} s cpu"
+                    + (f"; stack `{' < '.join(fr)}`" if fr else "")
+                    for p, c, st, w, cpu, fr in v.get("stuck", [])[:12]])
         if notes:
             lines += [f"{v['kernel']}:", ""] + [f"- {n}" for n in notes] + [""]
     return "\n".join(lines)
@@ -249,10 +293,10 @@ def stress_ng_version():
         return "?"
 
 
-def guest(outdir):
+def guest(outdir, mix=MIX):
     args = os.path.join(outdir, "stress.args")
     with open(args, "w") as f:
-        f.write(stress_args() + "\n")
+        f.write(stress_args(mix) + "\n")
     return initramfs.pack({"stress": DRIVER, "stress.args": args},
                           out=os.path.join(outdir, "initramfs.cpio.gz"),
                           extra=initramfs.dynamic_closure(STRESS_NG))
@@ -265,7 +309,7 @@ def guest_command(bz, initrd, duration, accel):
                         extra=machine.DIMM)
 
 
-def stress(duration=None, kconfig="debug", timeout=None, kernels=("base", "patched")):
+def stress(duration=None, kconfig="debug", timeout=None, kernels=("base", "patched"), mix=MIX):
     duration = duration or DEFAULT_DURATION
     timeout = duration + (timeout or 900)
     accel = qemu.probe_kvm()
@@ -276,7 +320,7 @@ def stress(duration=None, kconfig="debug", timeout=None, kernels=("base", "patch
     os.makedirs(outdir, exist_ok=True)
     kind = "vmtests" if kconfig == "vm" else f"vmtests-{kconfig}"
     rows, verdicts, boot_secs, bz = [], [], [], {}
-    stressors = [s for s, _ in MIX]
+    stressors = [s for s, _ in mix]
     with cpu_lock():
         for k in kernels:
             _, built, row = build_row(k, kind)
@@ -285,7 +329,7 @@ def stress(duration=None, kconfig="debug", timeout=None, kernels=("base", "patch
                 bz[k] = os.path.join(outdir, f"bzImage-{k}")
                 shutil.copyfile(built, bz[k])
         with Timer("stress-ng + its libraries into the initramfs"):
-            initrd = guest(outdir)
+            initrd = guest(outdir, mix)
         for k in kernels:
             if k not in bz:
                 continue
@@ -302,17 +346,24 @@ def stress(duration=None, kconfig="debug", timeout=None, kernels=("base", "patch
                  f"{' (not: ' + ', '.join(bad) + ')' if bad else ''}, {v['splats']} splats, "
                  f"{v['hung']} hung, stress-ng exit {v['rc']}")
     meta = dict(machine.host(), accel=accel, duration=duration, kconfig=kconfig, stamp=stamp,
-                series=tree.series_commits(), boot_secs=boot_secs, args=stress_args(),
+                series=tree.series_commits(), boot_secs=boot_secs, args=stress_args(mix),
                 stressors=stressors, stress_ng=stress_ng_version(),
                 date=time.strftime("%Y-%m-%d %H:%M"),
                 cmd=f"make stress DURATION={duration}"
-                    + (f" KCONFIG={kconfig}" if kconfig != "debug" else ""))
+                    + (f" KCONFIG={kconfig}" if kconfig != "debug" else "")
+                    + ("" if mix == MIX else " STRESSORS=" + ",".join(stressors)))
     with open(os.path.join(outdir, "results.json"), "w") as f:
         json.dump({"meta": meta, "verdicts": verdicts}, f, indent=1)
     if verdicts and len(verdicts) == len(kernels):
         text = report(verdicts, meta)
         with open(os.path.join(outdir, "report.md"), "w") as f:
             f.write(text + "\n")
+        if mix != MIX or kconfig != "debug" or len(kernels) != 2:
+            info(f"docs/soak.md left alone (only a full mix on both debug kernels goes there); "
+                 f"report in {outdir}/report.md")
+            print()
+            print(text)
+            return rows
         old = open(DOC).read() if os.path.exists(DOC) else ""
         with open(DOC, "w") as f:
             f.write(splice_doc(old, text))

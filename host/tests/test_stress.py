@@ -70,3 +70,45 @@ def test_args_and_doc_markers():
     again = stress.splice_doc(new, "T2")
     assert "T2" in again and "T1" not in again and again.count(stress.BEGIN) == 1
     assert "<!-- soak:begin x -->\nS\n<!-- soak:end -->" in again     # soak's block untouched
+
+
+def test_halfway_snapshot_names_where_a_failed_stressor_sleeps():
+    extra = ("STRESS,task,210,stress-ng-mmap,S,do_wait,3\n"
+             "STRESS,task,211,stress-ng-mmap,D,io_schedule,30\n"
+             "STRESS,stack,211,[<0>] io_schedule+0x12/0x40\n"
+             "STRESS,stack,211,[<0>] __lock_page+0x1/0x2\n"
+             "STRESS,task,212,stress-ng-vm,R,0,5000\n"
+             "STRESS,task,213,stress-ng-memho,D,offline_pages,12\n")
+    text = guest_log(extra).replace("stress-ng: metrc: [17413] vm                13812",
+                                    "stress-ng: metrc: [17413] vm                    0")
+    v, _ = stress.verdict("base", text, ["vm", "mmap"])
+    got = {p: (c, st, w, cpu, fr) for p, c, st, w, cpu, fr in v["stuck"]}
+    # mmap failed (no metrics), vm failed (0 ops): their processes; memhotplug only for D
+    assert got["211"] == ("stress-ng-mmap", "D", "io_schedule", 0.3,
+                          ["io_schedule+0x12/0x40", "__lock_page+0x1/0x2"])
+    assert got["210"][1] == "S" and got["212"][3] == 50.0 and got["213"][1] == "D"
+    text = stress.report([v], dict(date="d", cmd="c", stamp="s", stress_ng="0.15", duration=60,
+                                   args="a", accel="tcg", qemu="q", boot_secs=[("base", 70)],
+                                   kconfig="debug", series=[], stressors=["vm", "mmap"]))
+    assert "halfway: pid 211 `stress-ng-mmap` state D, wchan `io_schedule`, 0.30 s cpu; " \
+           "stack `io_schedule+0x12/0x40 < __lock_page+0x1/0x2`" in text
+
+
+def test_stressors_selects_a_subset_of_the_mix():
+    assert stress.select("") == stress.MIX
+    assert [s for s, _ in stress.select("mmap, vm")] == ["vm", "mmap"]     # MIX order
+    try:
+        stress.select("mmap,nosuch")
+    except stress.HarnessError as e:
+        assert "nosuch" in str(e) and "mmap" in str(e)
+    else:
+        raise AssertionError("unknown stressor accepted")
+
+
+def test_a_guest_set_up_error_fails_the_run():
+    text = guest_log("STRESS,error,no ext2 on /dev/ram0 mounted on /mnt/ext2 (x): temp files\n")
+    _, rows = stress.verdict("base", text, ["vm"])
+    st = {r.test: (r.status, r.note) for r in rows}
+    assert st["guest set up"][0] == "fail" and "no ext2" in st["guest set up"][1]
+    _, rows = stress.verdict("base", guest_log(), ["vm"])
+    assert {r.test: r.status for r in rows}["guest set up"] == "pass"
