@@ -96,6 +96,21 @@ static inline void read_vmstat(struct vmstat *v)
 	v->call_ipis = irq_row("CAL");
 }
 
+/* One /proc/vmstat counter, -1 if the kernel has none of that name. */
+static inline long vmstat_field(const char *name)
+{
+	FILE *f = fopen("/proc/vmstat", "r");
+	char key[128];
+	long val, found = -1;
+
+	while (f && fscanf(f, "%127s %ld", key, &val) == 2)
+		if (!strcmp(key, name))
+			found = val;
+	if (f)
+		fclose(f);
+	return found;
+}
+
 static inline int read_str(const char *path, char *buf, size_t n)
 {
 	int fd = open(path, O_RDONLY);

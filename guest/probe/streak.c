@@ -9,12 +9,24 @@
  *       shared   MAP_SHARED|MAP_ANONYMOUS (shmem), PAGES pages, T forked readers
  *       tmpfs    MAP_SHARED of a /tmp file, PAGES pages, T forked readers
  *       htlb     MAP_SHARED of a memfd(MFD_HUGETLB), one huge page, T forked readers
+ *       shmthp   MAP_SHARED|MAP_ANONYMOUS, one 2 MiB MADV_HUGEPAGE region (shmem THP,
+ *                PMD-mapped in every process: shmem_enabled is set to "advise" for
+ *                the run), T forked readers
+ *       shmswap  MAP_SHARED|MAP_ANONYMOUS, PAGES pages, T forked readers that drop
+ *                their pte after every read (MADV_DONTNEED: each read is a fresh
+ *                shmem_fault()); before each move the mover pages the region out
+ *                (MADV_PAGEOUT: only while no reader maps it, needs swap, see
+ *                swap.sh) and reads it back in, so readers fault on pages coming
+ *                back from swap. status -ENOENT (page not mapped at the move) is
+ *                counted apart, not as a failed move
  *
  * A page counts as moved only when its status entry, pre-filled with a
  * sentinel, holds the target node: 5.10's move_pages() may return 0 for a
  * page it did not move. Output (host/migbp/probe.py keeps these lines):
  *   PROBE <kind> T=<t> pages=<n> secs=<s> calls=<c> moved=<m> failed=<f> maxstreak=<calls>
  *   PROBE   status <value>: <count>     (sentinel = status never written)
+ *   PROBE   vmstat <counter>: <delta>   (shmthp, shmswap)
+ *   PROBE   smaps <field>: <kB>         (shmthp: is the region PMD-mapped?)
  * maxstreak is the longest run of consecutive calls with a failed page.
  */
 #define _GNU_SOURCE
@@ -29,6 +41,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../bench/benchlib.h"
+
+#ifndef MADV_PAGEOUT
+#define MADV_PAGEOUT	21
+#endif
 #ifndef MFD_HUGETLB
 #define MFD_HUGETLB	4
 #endif
@@ -40,22 +57,18 @@
 static char *region;
 static size_t touch_len;		/* bytes the readers walk, 4 KiB apart */
 static volatile int *stop;
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
+static int drop_pte;			/* shmswap: readers MADV_DONTNEED after each read */
 
 static unsigned long read_until_stop(void)
 {
 	unsigned long sum = 0;
 
-	while (!*stop)
+	while (!*stop) {
 		for (size_t off = 0; off < touch_len; off += 4096)
 			sum += *(volatile char *)(region + off);
+		if (drop_pte)
+			madvise(region, touch_len, MADV_DONTNEED);
+	}
 	return sum;
 }
 
@@ -65,14 +78,35 @@ static void *reader_thread(void *arg)
 	return (void *)read_until_stop();
 }
 
+/* write @val to a sysfs file, keeping what it said before ("[x]" of a list) in @old */
+static void sysfs_set(const char *path, const char *val, char *old, size_t n)
+{
+	char buf[128] = "", *l, *r;
+
+	read_str(path, buf, sizeof(buf));
+	l = strchr(buf, '[');
+	r = l ? strchr(l, ']') : NULL;
+	snprintf(old, n, "%.*s", r ? (int)(r - l - 1) : 0, l ? l + 1 : "");
+	if (write_str(path, val))
+		fprintf(stderr, "streak: cannot write %s to %s\n", val, path);
+}
+
 static char *map_kind(const char *kind, size_t npages, size_t *len)
 {
 	int fd = -1;
 	char *p;
 
 	*len = npages * 4096;
-	if (!strcmp(kind, "private") || !strcmp(kind, "shared")) {
-		int share = !strcmp(kind, "shared") ? MAP_SHARED : MAP_PRIVATE;
+	if (!strcmp(kind, "shmthp")) {
+		/* shmem_get_unmapped_area() aligns it to 2 MiB */
+		*len = HPAGE;
+		p = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (p != MAP_FAILED && madvise(p, HPAGE, MADV_HUGEPAGE))
+			perror("streak: madvise(MADV_HUGEPAGE)");
+		return p;
+	}
+	if (!strcmp(kind, "private") || !strcmp(kind, "shared") || !strcmp(kind, "shmswap")) {
+		int share = !strcmp(kind, "private") ? MAP_PRIVATE : MAP_SHARED;
 
 		return mmap(NULL, *len, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS, -1, 0);
 	}
@@ -104,6 +138,14 @@ int main(int argc, char **argv)
 	double secs = argc > 3 ? atof(argv[3]) : 10;
 	size_t npages = argc > 4 ? atoi(argv[4]) : 1;
 	int threads = !strcmp(kind, "private") || !strcmp(kind, "thp");
+	int shmthp = !strcmp(kind, "shmthp"), shmswap = !strcmp(kind, "shmswap");
+	static const char *const counters[] = {
+		"pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
+		"thp_migration_fail", "pswpin", "pswpout",
+	};
+	long before[6], absent = 0;
+	const char *shmem_enabled = "/sys/kernel/mm/transparent_hugepage/shmem_enabled";
+	char old_enabled[32] = "";
 	int where[MAX_PAGES], target[MAX_PAGES], status[MAX_PAGES];
 	long calls = 0, moved = 0, failed = 0, streak = 0, maxstreak = 0;
 	long sentinel = 0, by_status[64] = { 0 };
@@ -119,6 +161,9 @@ int main(int argc, char **argv)
 			MAX_READERS, MAX_PAGES);
 		return 2;
 	}
+	if (shmthp)
+		sysfs_set(shmem_enabled, "advise", old_enabled, sizeof(old_enabled));
+	drop_pte = shmswap;
 	region = map_kind(kind, npages, &len);
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED || stop == MAP_FAILED) {
@@ -140,10 +185,21 @@ int main(int argc, char **argv)
 		}
 	}
 	usleep(100000);
+	if (shmthp)
+		printf("PROBE   smaps ShmemPmdMapped (start): %ld\n",
+		       smaps_field(region, "ShmemPmdMapped:"));
+	for (i = 0; i < 6; i++)
+		before[i] = vmstat_field(counters[i]);
 
 	for (end = now() + secs; now() < end; calls++) {
 		int bad = 0;
 
+		if (shmswap) {
+			/* out to swap if no reader maps it now, then back in */
+			madvise(region, len, MADV_PAGEOUT);
+			for (i = 0; i < (int)n; i++)
+				(void)*(volatile char *)pages[i];
+		}
 		for (i = 0; i < (int)n; i++)
 			where[i] = SENTINEL;
 		move_pages(0, n, pages, NULL, where, 0);
@@ -155,6 +211,8 @@ int main(int argc, char **argv)
 		for (i = 0; i < (int)n; i++) {
 			if (status[i] == target[i]) {
 				moved++;
+			} else if (shmswap && status[i] == -2) {
+				absent++;	/* -ENOENT: paged out again before the move */
 			} else {
 				failed++;
 				bad = 1;
@@ -178,6 +236,18 @@ int main(int argc, char **argv)
 
 	printf("PROBE %s T=%d pages=%zu secs=%.0f calls=%ld moved=%ld failed=%ld maxstreak=%ld\n",
 	       kind, nreaders, n, secs, calls, moved, failed, maxstreak);
+	for (i = 0; i < 6; i++)
+		if (shmthp || shmswap)
+			printf("PROBE   vmstat %s: %ld\n", counters[i], vmstat_field(counters[i]) - before[i]);
+	if (shmthp) {
+		printf("PROBE   smaps ShmemPmdMapped (end): %ld\n",
+		       smaps_field(region, "ShmemPmdMapped:"));
+		char was[32];
+
+		sysfs_set(shmem_enabled, old_enabled, was, sizeof(was));
+	}
+	if (absent)
+		printf("PROBE   not mapped at the move (-ENOENT, not counted): %ld\n", absent);
 	for (i = 0; i < 64; i++)
 		if (by_status[i])
 			printf("PROBE   status %d: %ld\n", i - 48, by_status[i]);
