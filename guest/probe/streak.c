@@ -19,13 +19,15 @@
  *                swap.sh) and reads it back in, so readers fault on pages coming
  *                back from swap. status -ENOENT (page not mapped at the move) is
  *                counted apart, not as a failed move
+ *       shmdrop  as shmswap without the paging out: readers that drop their pte
+ *                after every read, so every read is a fault from a none pte
  *
  * A page counts as moved only when its status entry, pre-filled with a
  * sentinel, holds the target node: 5.10's move_pages() may return 0 for a
  * page it did not move. Output (host/migbp/probe.py keeps these lines):
  *   PROBE <kind> T=<t> pages=<n> secs=<s> calls=<c> moved=<m> failed=<f> maxstreak=<calls>
  *   PROBE   status <value>: <count>     (sentinel = status never written)
- *   PROBE   vmstat <counter>: <delta>   (shmthp, shmswap)
+ *   PROBE   vmstat <counter>: <delta>   (shmthp, shmswap, shmdrop)
  *   PROBE   smaps <field>: <kB>         (shmthp: is the region PMD-mapped?)
  * maxstreak is the longest run of consecutive calls with a failed page.
  */
@@ -105,7 +107,8 @@ static char *map_kind(const char *kind, size_t npages, size_t *len)
 			perror("streak: madvise(MADV_HUGEPAGE)");
 		return p;
 	}
-	if (!strcmp(kind, "private") || !strcmp(kind, "shared") || !strcmp(kind, "shmswap")) {
+	if (!strcmp(kind, "private") || !strcmp(kind, "shared") || !strcmp(kind, "shmswap") ||
+	    !strcmp(kind, "shmdrop")) {
 		int share = !strcmp(kind, "private") ? MAP_PRIVATE : MAP_SHARED;
 
 		return mmap(NULL, *len, PROT_READ | PROT_WRITE, share | MAP_ANONYMOUS, -1, 0);
@@ -139,6 +142,7 @@ int main(int argc, char **argv)
 	size_t npages = argc > 4 ? atoi(argv[4]) : 1;
 	int threads = !strcmp(kind, "private") || !strcmp(kind, "thp");
 	int shmthp = !strcmp(kind, "shmthp"), shmswap = !strcmp(kind, "shmswap");
+	int shmdrop = !strcmp(kind, "shmdrop");
 	static const char *const counters[] = {
 		"pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
 		"thp_migration_fail", "pswpin", "pswpout",
@@ -163,7 +167,7 @@ int main(int argc, char **argv)
 	}
 	if (shmthp)
 		sysfs_set(shmem_enabled, "advise", old_enabled, sizeof(old_enabled));
-	drop_pte = shmswap;
+	drop_pte = shmswap || shmdrop;
 	region = map_kind(kind, npages, &len);
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED || stop == MAP_FAILED) {
@@ -237,7 +241,7 @@ int main(int argc, char **argv)
 	printf("PROBE %s T=%d pages=%zu secs=%.0f calls=%ld moved=%ld failed=%ld maxstreak=%ld\n",
 	       kind, nreaders, n, secs, calls, moved, failed, maxstreak);
 	for (i = 0; i < 6; i++)
-		if (shmthp || shmswap)
+		if (shmthp || shmswap || shmdrop)
 			printf("PROBE   vmstat %s: %ld\n", counters[i], vmstat_field(counters[i]) - before[i]);
 	if (shmthp) {
 		printf("PROBE   smaps ShmemPmdMapped (end): %ld\n",
