@@ -40,7 +40,7 @@ KERNEL_ARGS = "brd.rd_nr=1 brd.rd_size=65536"     # /dev/ram0, 64 MiB, for ext2
 MIX = [
     ("numa", []),                                       # mbind/migrate_pages/move_pages
     ("vm", ["--vm-bytes", "64M"]),                      # anon faults, all methods, verified
-    ("mmap", ["--mmap-bytes", "32M", "--mmap-file"]),   # ext2 page cache, msync
+    ("mmap", ["--mmap-bytes", "4M", "--mmap-file"]),    # ext2 page cache, msync
     ("madvise", []),                    # incl. MADV_SOFT_OFFLINE (migrates) / HWPOISON
     ("shm", ["--shm-bytes", "4M"]),                     # POSIX shm: shmem faults
     ("shm-sysv", ["--shm-sysv-bytes", "4M"]),           # SysV shm: shmem faults
