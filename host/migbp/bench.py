@@ -17,9 +17,10 @@ import shutil
 import statistics
 import subprocess
 import time
+from functools import partial
 
-from . import initramfs, kbuild, machine, qemu, results, tree
-from .util import (splice_markers, BUILD, GUEST, LINUX, OUT, ROOT, SRC, BASE_TAG, HarnessError, Timer, cpu_lock,
+from . import initramfs, kbuild, machine, qemu, results, tree, util
+from .util import (BUILD, GUEST, LINUX, OUT, ROOT, SRC, BASE_TAG, HarnessError, Timer, cpu_lock,
                    info, log_path, run)
 
 BENCH_SRC = os.path.join(GUEST, "bench")
@@ -513,14 +514,8 @@ def offline_breakdown(records, kernels=("base", "patched")):
     return results.md_table(head, body) if body else ""
 
 
-def splice_doc(old, generated):
-    """Replace the text between the markers; keep the hand-written rest."""
-    spliced = splice_markers(old, generated, BEGIN, END)
-    if spliced is not None:
-        return spliced
-    block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    head = f"# Benchmarks: base {BASE_TAG[1:]} vs the patched series\n\n"
-    return head + block + "\n" + (("\n" + old) if old else "")
+splice_doc = partial(util.splice_doc, begin=BEGIN, end=END,
+                     head=f"# Benchmarks: base {BASE_TAG[1:]} vs the patched series\n\n")
 
 
 # ---------------------------------------------------------------- CSV files

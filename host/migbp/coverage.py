@@ -19,9 +19,10 @@ import subprocess
 import tarfile
 import time
 from dataclasses import dataclass, field
+from functools import partial
 
-from . import initramfs, kbuild, kconfig, qemu, results, run as runmod, tap
-from .util import (splice_markers, BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock,
+from . import initramfs, kbuild, kconfig, qemu, results, run as runmod, tap, util
+from .util import (BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock,
                    info, log_path, run)
 
 PROFILED = ["mm/migrate.o", "mm/filemap.o", "mm/memory.o", "mm/hugetlb.o",
@@ -387,13 +388,8 @@ def report(rows, unprofiled, text_of, meta=None):
     return "\n".join(out), ran, total
 
 
-def splice_doc(old, generated):
-    """Replace the text between the markers; keep the hand-written rest."""
-    spliced = splice_markers(old, generated, BEGIN, END)
-    if spliced is not None:
-        return spliced
-    block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    return "# Coverage of the lines the series changes\n\n" + block + "\n" + (("\n" + old) if old else "")
+splice_doc = partial(util.splice_doc, begin=BEGIN, end=END,
+                     head="# Coverage of the lines the series changes\n\n")
 
 
 def text_reader(src=LINUX):

@@ -12,11 +12,12 @@ import os
 import re
 import shutil
 import time
+from functools import partial
 
-from . import initramfs, machine, qemu, results, tree
+from . import initramfs, machine, qemu, results, tree, util
 from .results import Result
 from .run import build_row
-from .util import (splice_markers, BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
+from .util import (BASE_TAG, BUILD, GUEST, LINUX, OUT, ROOT, HarnessError, Timer, cpu_lock, info,
                    log_path, run)
 
 SOAK_SRC = os.path.join(GUEST, "soak")
@@ -190,16 +191,12 @@ def report(verdicts, meta):
     return "\n".join(lines)
 
 
-def splice_doc(old, generated):
-    spliced = splice_markers(old, generated, BEGIN, END)
-    if spliced is not None:
-        return spliced
-    block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    head = (f"# Soak: base {BASE_TAG[1:]} vs the patched series under a hostile migration mix\n\n"
-            "`make soak DURATION=<seconds>` (default 600 per kernel, `KCONFIG=debug` "
-            "by default) boots each kernel once and runs `guest/soak/soak.c`; see its "
-            "header for what every worker does and how the checksum pattern stays exact.\n\n")
-    return head + block + "\n" + (("\n" + old) if old else "")
+splice_doc = partial(
+    util.splice_doc, begin=BEGIN, end=END,
+    head=(f"# Soak: base {BASE_TAG[1:]} vs the patched series under a hostile migration mix\n\n"
+          "`make soak DURATION=<seconds>` (default 600 per kernel, `KCONFIG=debug` "
+          "by default) boots each kernel once and runs `guest/soak/soak.c`; see its "
+          "header for what every worker does and how the checksum pattern stays exact.\n\n"))
 
 
 # ---------------------------------------------------------------- guest side

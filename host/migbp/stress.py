@@ -19,12 +19,13 @@ import re
 import shutil
 import subprocess
 import time
+from functools import partial
 
-from . import initramfs, machine, qemu, results, tree
+from . import initramfs, machine, qemu, results, tree, util
 from .results import Result
 from .run import build_row
 from .soak import kernel_findings
-from .util import splice_markers, BASE_TAG, BUILD, GUEST, ROOT, HarnessError, Timer, cpu_lock, info
+from .util import BASE_TAG, BUILD, GUEST, ROOT, HarnessError, Timer, cpu_lock, info
 
 STRESS_NG = "/usr/bin/stress-ng"
 DRIVER = os.path.join(GUEST, "stress", "stress.sh")
@@ -270,17 +271,13 @@ def report(verdicts, meta):
     return "\n".join(lines)
 
 
-def splice_doc(old, generated):
-    spliced = splice_markers(old, generated, BEGIN, END)
-    if spliced is not None:
-        return spliced
-    block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    head = ("\n## stress-ng: `make stress`\n\n"
-            "`make stress DURATION=<seconds>` (default 300 per kernel, debug kernels) "
-            "boots base and patched once each and runs Debian's stress-ng with the memory "
-            "stressors of `host/migbp/stress.py` (MIX) at once; see that file's header "
-            "for the verdict.\n\n")
-    return (old.rstrip("\n") + "\n" if old else "") + head + block + "\n"
+splice_doc = partial(
+    util.splice_doc, begin=BEGIN, end=END, append=True,
+    head=("## stress-ng: `make stress`\n\n"
+          "`make stress DURATION=<seconds>` (default 300 per kernel, debug kernels) "
+          "boots base and patched once each and runs Debian's stress-ng with the memory "
+          "stressors of `host/migbp/stress.py` (MIX) at once; see that file's header "
+          "for the verdict.\n\n"))
 
 
 # ---------------------------------------------------------------- run

@@ -231,3 +231,17 @@ def splice_markers(old, generated, begin, end):
         return None
     pre, rest = old.split(begin, 1)
     return pre + f"{begin}\n{generated.rstrip()}\n{end}" + rest.split(end, 1)[1]
+
+
+def splice_doc(old, generated, begin, end, head="", append=False):
+    """A docs/ file with its generated block (between begin and end) replaced,
+    the hand-written rest kept. A file without the markers gets the block,
+    after head (its first-time heading), in front of the old text, or after
+    it with append=True."""
+    spliced = splice_markers(old, generated, begin, end)
+    if spliced is not None:
+        return spliced
+    block = f"{begin}\n{generated.rstrip()}\n{end}\n"
+    if append:
+        return (old.rstrip("\n") + "\n\n" if old else "") + head + block
+    return head + block + (("\n" + old) if old else "")

@@ -19,12 +19,13 @@ import os
 import re
 import time
 from dataclasses import dataclass
+from functools import partial
 
-from . import qemu, tap
+from . import qemu, tap, util
 from .results import from_boot
 from .run import build_row, report_problems
 from .tree import worktree
-from .util import (splice_markers, BASE, BASE_TAG, GUEST, OUT, ROOT, SRC, HarnessError, Timer, cpu_lock, first_error, info,
+from .util import (BASE, BASE_TAG, GUEST, OUT, ROOT, SRC, HarnessError, Timer, cpu_lock, first_error, info,
                    log_path, run)
 from . import initramfs
 
@@ -302,12 +303,7 @@ def report(rows, kernels, meta):
     return "\n".join(head + [md_matrix(rows, kernels), ""])
 
 
-def splice_doc(old, generated):
-    spliced = splice_markers(old, generated, BEGIN, END)
-    if spliced is not None:
-        return spliced
-    block = f"{BEGIN}\n{generated.rstrip()}\n{END}"
-    return (old.rstrip("\n") + "\n\n" if old else "") + block + "\n"
+splice_doc = partial(util.splice_doc, begin=BEGIN, end=END, append=True)
 
 
 # ---------------------------------------------------------------- run
