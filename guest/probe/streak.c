@@ -244,10 +244,10 @@ int main(int argc, char **argv)
 		if (shmthp || shmswap || shmdrop)
 			printf("PROBE   vmstat %s: %ld\n", counters[i], vmstat_field(counters[i]) - before[i]);
 	if (shmthp) {
-		printf("PROBE   smaps ShmemPmdMapped (end): %ld\n",
-		       smaps_field(region, "ShmemPmdMapped:"));
 		char was[32];
 
+		printf("PROBE   smaps ShmemPmdMapped (end): %ld\n",
+		       smaps_field(region, "ShmemPmdMapped:"));
 		sysfs_set(shmem_enabled, old_enabled, was, sizeof(was));
 	}
 	if (absent)
