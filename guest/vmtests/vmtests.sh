@@ -27,6 +27,16 @@ grep -q '^nobody:' /etc/passwd 2>/dev/null || {
 }
 # POSIX shm for the tests that use shm_open
 mkdir -p /dev/shm && mount -t tmpfs shm /dev/shm 2>/dev/null
+# Swap, as the machines that run these tests have: khugepaged's swap-out
+# cases need MADV_PAGEOUT to find a swap device (zram0: CONFIG_ZRAM).
+zram=/sys/block/zram0
+if [ -e $zram/disksize ] && echo 256M > $zram/disksize &&
+	{ [ -b /dev/zram0 ] || mknod /dev/zram0 b $(tr ':' ' ' < $zram/dev); } &&
+	mkswap /dev/zram0 >/dev/null && swapon /dev/zram0; then
+	echo "# vmtests: swap on zram0, $(sed -n 's/^SwapTotal: *//p' /proc/meminfo)"
+else
+	echo "# vmtests: no swap (no zram0 or mkswap/swapon failed)"
+fi
 
 meminfo() { sed -n "s/^$1: *\([0-9]*\).*/\1/p" /proc/meminfo; }
 uptime_s() { cut -d' ' -f1 /proc/uptime; }

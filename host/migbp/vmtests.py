@@ -36,8 +36,10 @@ END = "<!-- vmtests:end -->"
 DRIVER = os.path.join(GUEST, "vmtests", "vmtests.sh")
 MEM, NODE_MEM = "6G", ("3G", "3G")
 # VMTESTS_CPU=<qemu -cpu model> overrides (empty: QEMU's default qemu64);
-# +xsave,+pku hangs the guest under TCG (see above)
-CPU = ["-cpu", os.environ.get("VMTESTS_CPU", "qemu64,+pdpe1gb")]
+# +xsave,+pku hangs the guest under TCG (see above). pdpe1gb: 1 GiB pages
+# for the hugetlb tests; la57: 5-level paging (TCG emulates it, the kernels
+# have X86_5LEVEL), which va_128TBswitch needs for its >128 TiB hints.
+CPU = ["-cpu", os.environ.get("VMTESTS_CPU", "qemu64,+pdpe1gb,+la57")]
 if CPU[1] == "":
     CPU = []
 KERNEL_ARGS = "migbp.hugepages=0 hugepagesz=1G hugepages=4"
