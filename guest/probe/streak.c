@@ -8,6 +8,8 @@
  *       thp      one 2 MiB aligned MADV_HUGEPAGE region, T reader threads
  *       shared   MAP_SHARED|MAP_ANONYMOUS (shmem), PAGES pages, T forked readers
  *       tmpfs    MAP_SHARED of a /tmp file, PAGES pages, T forked readers
+ *       ext2     MAP_SHARED of a file on /mnt/ext2 (ext2 on brd's /dev/ram0, made
+ *                by /init: page cache, filemap_fault()), PAGES pages, T forked readers
  *       htlb     MAP_SHARED of a memfd(MFD_HUGETLB), one huge page, T forked readers
  *       shmthp   MAP_SHARED|MAP_ANONYMOUS, one 2 MiB MADV_HUGEPAGE region (shmem THP,
  *                PMD-mapped in every process: shmem_enabled is set to "advise" for
@@ -123,8 +125,9 @@ static char *map_kind(const char *kind, size_t npages, size_t *len)
 		madvise(p, HPAGE, MADV_HUGEPAGE);
 		return p;
 	}
-	if (!strcmp(kind, "tmpfs")) {
-		fd = open("/tmp/streak", O_RDWR | O_CREAT | O_TRUNC, 0600);
+	if (!strcmp(kind, "tmpfs") || !strcmp(kind, "ext2")) {
+		fd = open(!strcmp(kind, "ext2") ? "/mnt/ext2/streak" : "/tmp/streak",
+			  O_RDWR | O_CREAT | O_TRUNC, 0600);
 	} else if (!strcmp(kind, "htlb")) {
 		*len = HPAGE;
 		fd = memfd_create("streak", MFD_HUGETLB);
