@@ -100,6 +100,7 @@ gain_list() {
 			refault private-r $T 1
 			refault shared-r $T 1
 		done
+		refault shared-drop 3 1
 		refault thp-r 3 1
 		refault tmpfs-r 3 1
 		refault ext2-r 3 1
@@ -117,6 +118,7 @@ gain_list() {
 		done
 		refault private-w $T 1
 		refault shared-w $T 1
+		refault shared-drop $T 1
 		refault thp-r $T 1
 		refault hugetlb-r $T 1
 		refault tmpfs-r $T 1

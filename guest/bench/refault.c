@@ -9,6 +9,9 @@
  * SCENARIO: private-r private-w   anonymous private memory (MADV_NOHUGEPAGE:
  *                                 4 KiB pages at any size), T threads
  *           shared-r  shared-w    MAP_SHARED|MAP_ANONYMOUS (shmem), T forked processes
+ *           shared-drop           as shared-r, but each reader MADV_DONTNEEDs the
+ *                                 region after every pass: every read faults from
+ *                                 a none pte on a page that stays in the page cache
  *           thp-r                 2 MiB aligned MADV_HUGEPAGE, PAGES huge pages, T threads
  *           hugetlb-r             MAP_HUGETLB, PAGES huge pages, T threads
  *           tmpfs-r   tmpfs-w     MAP_SHARED of a file in /tmp (tmpfs), T forked processes
@@ -73,6 +76,7 @@
 static char *region;
 static size_t npages, stride;
 static int writer;
+static int dropper;		/* shared-drop: zap the readers' ptes after each pass */
 static unsigned long *bad;	/* shared with forked readers */
 
 static void touch_loop(volatile int *stopflag)
@@ -89,6 +93,8 @@ static void touch_loop(volatile int *stopflag)
 			else if (*p != PATTERN(i))
 				wrong++;
 		}
+		if (dropper)
+			madvise(region, npages * stride, MADV_DONTNEED);
 		n++;
 	}
 	if (wrong)
@@ -131,6 +137,7 @@ int main(int argc, char **argv)
 	char note[256] = "";
 
 	writer = scen[strlen(scen) - 1] == 'w';
+	dropper = !strcmp(scen, "shared-drop");
 	stride = (thp || huge) ? HPAGE : pagesz;
 	size_t len = npages * stride;
 

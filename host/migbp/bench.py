@@ -365,6 +365,7 @@ CASES = {
     "htlb-read": "hugetlbfs, locker pread()s the page",
     "private-r": "private anon, 4 KiB",
     "shared-r": "shared anon (shmem), 4 KiB",
+    "shared-drop": "shared anon (shmem), 4 KiB, readers MADV_DONTNEED after each read",
     "thp-r": "THP, 2 MiB",
     "hugetlb-r": "hugetlb, 2 MiB",
     "tmpfs-r": "tmpfs file, 4 KiB",
@@ -373,7 +374,7 @@ CASES = {
     "-": "private anon, 4 KiB",
 }
 # migration under readers: the refault scenarios the series gains on
-READER_ROWS = {"shared-r", "tmpfs-r", "ext2-r", "htlb-shared-r"}
+READER_ROWS = {"shared-r", "shared-drop", "tmpfs-r", "ext2-r", "htlb-shared-r"}
 
 
 def cost_records(recs_c, recs_r):
