@@ -1,0 +1,81 @@
+#!/bin/sh
+# shtrace.sh KIND T SECONDS: what moves of one shmem page run into under
+# readers (guest/probe/streak KIND, e.g. shmdrop: readers that fault from a
+# none pte of their own). Needs a KCONFIG=trace kernel (5.10):
+#   make probe KCONFIG=trace PROBE='shtrace.sh shmdrop 3 8' PREFIXES=12,13
+# Prints, as PROBE lines (host/migbp/probe.py keeps them):
+#   the streak result (moves, failed moves, status histogram);
+#   move_mapping ret: migrate_page_move_mapping() results (-11: the
+#     refcount freeze failed, someone held a reference the migration did not
+#     expect; each failed move tries 10 times, migrate_pages()' passes);
+#   move_mapping ref: the page's refcount as migrate_page_move_mapping() is
+#     entered (a one-page shmem move expects 2: the page cache's and the
+#     isolation's);
+#   counts of the readers' shmem_fault(), __lock_page() (a sleep on a page
+#     lock holding a reference), put_and_wait_on_page_locked() (a sleep
+#     without one), zap_page_range() (their MADV_DONTNEED), mark_page_accessed()
+#     and lru_add_drain_all();
+#   at every failed freeze, the last traced event of every other task of
+#     the test and its age (who was where when the reference was there).
+# "NOPROBE" names a probe the kernel has no symbol for (inlined).
+[ $# -eq 3 ] || { echo "usage: shtrace.sh KIND T SECONDS"; exit 2; }
+TR=/sys/kernel/tracing
+mkdir -p $TR
+mount -t tracefs nodev $TR 2>/dev/null
+[ -f $TR/kprobe_events ] || TR=/sys/kernel/debug/tracing
+[ -f $TR/kprobe_events ] || { echo "PROBE shtrace: no kprobe_events (not a KCONFIG=trace kernel)"; exit 1; }
+cd $TR || exit 1
+echo global > trace_clock
+echo 32768 > buffer_size_kb
+echo > trace
+kp() { echo "$1" >> kprobe_events 2>/dev/null || echo "PROBE NOPROBE $1"; }
+# struct page: _refcount at byte 52 on x86_64 (flags, 5 words, _mapcount)
+kp 'p:kprobes/mm_in migrate_page_move_mapping ref=+52(%dx):s32'
+kp 'r:kprobes/mm_ret migrate_page_move_mapping ret=$retval:s32'
+kp 'p:kprobes/shmem_fault shmem_fault'
+kp 'p:kprobes/lock_page __lock_page'
+kp 'p:kprobes/put_wait put_and_wait_on_page_locked'
+kp 'p:kprobes/zap zap_page_range'
+kp 'r:kprobes/zap_done zap_page_range'
+kp 'p:kprobes/accessed mark_page_accessed'
+kp 'p:kprobes/drain_all lru_add_drain_all'
+kp 'p:kprobes/fault_around filemap_map_pages'
+for e in events/kprobes/*/; do echo 'comm == "streak"' > "$e/filter"; done
+echo 1 > events/kprobes/enable
+echo 1 > tracing_on
+/selftests/streak "$1" "$2" "$3"
+echo 0 > tracing_on
+hits() { awk -v e="$1" '$1 == e { print $2 }' kprobe_profile; }
+echo "PROBE   move_mapping ret: $(grep -o 'mm_ret:.*ret=-*[0-9]*' trace | grep -o 'ret=-*[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')"
+echo "PROBE   move_mapping ref: $(grep -o 'mm_in:.*ref=-*[0-9]*' trace | grep -o 'ref=-*[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')"
+echo "PROBE   shmem_fault: $(hits shmem_fault)  __lock_page: $(hits lock_page)  put_and_wait: $(hits put_wait)  fault_around: $(hits fault_around)"
+echo "PROBE   zap_page_range: $(hits zap)  mark_page_accessed: $(hits accessed)  lru_add_drain_all: $(hits drain_all)"
+echo "PROBE   trace lines: $(grep -vc '^#' trace)"
+# At every failed freeze: where each other task of the test was, by its last
+# traced event (zap or accessed = inside zap_page_range(), holding the pages
+# it zapped in its mmu_gather until the TLB flush; zap_done = back from it;
+# put_wait = asleep without a reference;
+# lock_page = asleep on a page lock with one), and for how long it had been
+# there (us, bucketed); then the other tasks' events in the 200 us before
+# the first 3 failures.
+grep -v '^#' trace | awk '
+	{ pid = $1; sub(/.*-/, "", pid); ts = $4; sub(/:$/, "", ts); ev = $5; sub(/:$/, "", ev)
+	  n++; P[n] = pid; T[n] = ts; E[n] = ev }
+	ev == "mm_ret" && $0 ~ /ret=-11/ {
+		fails++
+		for (q in LAST) if (q != pid) {
+			age = (ts - LT[q]) * 1e6
+			b = age < 10 ? "<10" : age < 100 ? "<100" : age < 1000 ? "<1000" : ">=1000"
+			H[LAST[q] " " b]++
+		}
+		if (shown < 3) {
+			shown++; print "PROBE   failure " shown " at " ts " (pid " pid "):"
+			for (i = n - 1; i > 0 && T[i] > ts - 0.0002; i--)
+				if (P[i] != pid) print "PROBE     -" sprintf("%.0f", (ts - T[i]) * 1e6) "us pid " P[i] " " E[i]
+		}
+	}
+	{ LAST[pid] = ev; LT[pid] = ts }
+	END { print "PROBE   failed freezes: " fails
+	      for (k in H) print "PROBE   at a failed freeze, another task last in: " k "us " H[k] }'
+echo 0 > events/kprobes/enable
+echo > kprobe_events
