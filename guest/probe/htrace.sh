@@ -20,15 +20,8 @@
 # Each probe is counted in kprobe_profile; "NOPROBE" names one the kernel
 # has no symbol for (inlined).
 [ $# -eq 2 ] || { echo "usage: htrace.sh T SECONDS"; exit 2; }
-TR=/sys/kernel/tracing
-mkdir -p $TR
-mount -t tracefs nodev $TR 2>/dev/null
-[ -f $TR/kprobe_events ] || TR=/sys/kernel/debug/tracing
-[ -f $TR/kprobe_events ] || { echo "PROBE htrace: no kprobe_events (not a KCONFIG=trace kernel)"; exit 1; }
-cd $TR || exit 1
-echo global > trace_clock
-echo 16384 > buffer_size_kb
-kp() { echo "$1" >> kprobe_events 2>/dev/null || echo "PROBE NOPROBE $1"; }
+. "$(dirname "$0")/kprobes.sh"
+kprobe_setup htrace 16384
 kp 'r:kprobes/lock_write hugetlb_page_mapping_lock_write ret=$retval:x64'
 kp 'r:kprobes/move_mapping migrate_huge_page_move_mapping ret=$retval:s32'
 kp 'p:kprobes/hugetlb_fault hugetlb_fault'
@@ -36,13 +29,8 @@ kp 'p:kprobes/migration_wait __migration_entry_wait_huge'
 kp 'p:kprobes/rwsem_read rwsem_down_read_slowpath'
 kp 'p:kprobes/lock_page __lock_page'
 kp 'p:kprobes/wait_page wait_on_page_bit'
-for e in events/kprobes/*/; do echo 'comm == "streak"' > "$e/filter"; done
-echo 1 > events/kprobes/enable
-echo 1 > tracing_on
-/selftests/streak htlb "$1" "$2"
-echo 0 > tracing_on
-hits() { awk -v e="$1" '$1 == e { print $2 }' kprobe_profile; }
+kprobe_run /selftests/streak htlb "$1" "$2"
 echo "PROBE   lock_write calls: $(hits lock_write)  NULL: $(grep -c 'lock_write:.*ret=0x0$' trace)"
-echo "PROBE   move_mapping ret: $(grep -o 'move_mapping:.*ret=-*[0-9]*' trace | grep -o 'ret=-*[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')"
+echo "PROBE   move_mapping ret: $(values move_mapping ret)"
 echo "PROBE   hugetlb_fault: $(hits hugetlb_fault)  migration wait: $(hits migration_wait)"
 echo "PROBE   rwsem read slowpath: $(hits rwsem_read)  __lock_page: $(hits lock_page)  wait_on_page_bit: $(hits wait_page)"

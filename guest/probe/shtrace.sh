@@ -19,16 +19,9 @@
 #     the test and its age (who was where when the reference was there).
 # "NOPROBE" names a probe the kernel has no symbol for (inlined).
 [ $# -eq 3 ] || { echo "usage: shtrace.sh KIND T SECONDS"; exit 2; }
-TR=/sys/kernel/tracing
-mkdir -p $TR
-mount -t tracefs nodev $TR 2>/dev/null
-[ -f $TR/kprobe_events ] || TR=/sys/kernel/debug/tracing
-[ -f $TR/kprobe_events ] || { echo "PROBE shtrace: no kprobe_events (not a KCONFIG=trace kernel)"; exit 1; }
-cd $TR || exit 1
-echo global > trace_clock
-echo 32768 > buffer_size_kb
+. "$(dirname "$0")/kprobes.sh"
+kprobe_setup shtrace 32768
 echo > trace
-kp() { echo "$1" >> kprobe_events 2>/dev/null || echo "PROBE NOPROBE $1"; }
 # struct page: _refcount at byte 52 on x86_64 (flags, 5 words, _mapcount)
 kp 'p:kprobes/mm_in migrate_page_move_mapping ref=+52(%dx):s32'
 kp 'r:kprobes/mm_ret migrate_page_move_mapping ret=$retval:s32'
@@ -40,14 +33,9 @@ kp 'r:kprobes/zap_done zap_page_range'
 kp 'p:kprobes/accessed mark_page_accessed'
 kp 'p:kprobes/drain_all lru_add_drain_all'
 kp 'p:kprobes/fault_around filemap_map_pages'
-for e in events/kprobes/*/; do echo 'comm == "streak"' > "$e/filter"; done
-echo 1 > events/kprobes/enable
-echo 1 > tracing_on
-/selftests/streak "$1" "$2" "$3"
-echo 0 > tracing_on
-hits() { awk -v e="$1" '$1 == e { print $2 }' kprobe_profile; }
-echo "PROBE   move_mapping ret: $(grep -o 'mm_ret:.*ret=-*[0-9]*' trace | grep -o 'ret=-*[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')"
-echo "PROBE   move_mapping ref: $(grep -o 'mm_in:.*ref=-*[0-9]*' trace | grep -o 'ref=-*[0-9]*' | sort | uniq -c | tr -s ' \n' ' ')"
+kprobe_run /selftests/streak "$1" "$2" "$3"
+echo "PROBE   move_mapping ret: $(values mm_ret ret)"
+echo "PROBE   move_mapping ref: $(values mm_in ref)"
 echo "PROBE   shmem_fault: $(hits shmem_fault)  __lock_page: $(hits lock_page)  put_and_wait: $(hits put_wait)  fault_around: $(hits fault_around)"
 echo "PROBE   zap_page_range: $(hits zap)  mark_page_accessed: $(hits accessed)  lru_add_drain_all: $(hits drain_all)"
 echo "PROBE   trace lines: $(grep -vc '^#' trace)"
