@@ -13,8 +13,9 @@
 #     isolation's);
 #   counts of the readers' shmem_fault(), __lock_page() (a sleep on a page
 #     lock holding a reference), put_and_wait_on_page_locked() (a sleep
-#     without one), zap_page_range() (their MADV_DONTNEED), mark_page_accessed()
-#     and lru_add_drain_all();
+#     without one, after holding one), filemap_wait_locked_page() (one
+#     that never held one), zap_page_range() (their MADV_DONTNEED),
+#     mark_page_accessed() and lru_add_drain_all();
 #   at every failed freeze, the last traced event of every other task of
 #     the test and its age (who was where when the reference was there).
 # "NOPROBE" names a probe the kernel has no symbol for (inlined).
@@ -28,6 +29,7 @@ kp 'r:kprobes/mm_ret migrate_page_move_mapping ret=$retval:s32'
 kp 'p:kprobes/shmem_fault shmem_fault'
 kp 'p:kprobes/lock_page __lock_page'
 kp 'p:kprobes/put_wait put_and_wait_on_page_locked'
+kp 'p:kprobes/noref_wait filemap_wait_locked_page'
 kp 'p:kprobes/zap zap_page_range'
 kp 'r:kprobes/zap_done zap_page_range'
 kp 'p:kprobes/accessed mark_page_accessed'
@@ -36,13 +38,14 @@ kp 'p:kprobes/fault_around filemap_map_pages'
 kprobe_run /selftests/streak "$1" "$2" "$3"
 echo "PROBE   move_mapping ret: $(values mm_ret ret)"
 echo "PROBE   move_mapping ref: $(values mm_in ref)"
-echo "PROBE   shmem_fault: $(hits shmem_fault)  __lock_page: $(hits lock_page)  put_and_wait: $(hits put_wait)  fault_around: $(hits fault_around)"
+echo "PROBE   shmem_fault: $(hits shmem_fault)  __lock_page: $(hits lock_page)  put_and_wait: $(hits put_wait)  noref_wait: $(hits noref_wait)  fault_around: $(hits fault_around)"
 echo "PROBE   zap_page_range: $(hits zap)  mark_page_accessed: $(hits accessed)  lru_add_drain_all: $(hits drain_all)"
 echo "PROBE   trace lines: $(grep -vc '^#' trace)"
 # At every failed freeze: where each other task of the test was, by its last
 # traced event (zap or accessed = inside zap_page_range(), holding the pages
 # it zapped in its mmu_gather until the TLB flush; zap_done = back from it;
-# put_wait = asleep without a reference;
+# put_wait = asleep without a reference; noref_wait = queueing or asleep,
+# never held one;
 # lock_page = asleep on a page lock with one), and for how long it had been
 # there (us, bucketed); then the other tasks' events in the 200 us before
 # the first 3 failures.
