@@ -167,10 +167,11 @@ def cross_builds():
     return [
         warning_free_build("ppc64le", ppc, "ppc64le_defconfig", "ppc64le-uvmem.config",
                            # uvmem: MIGRATE_PFN_LOCKED; hugetlbpage: the hugetlb
-                           # migration wait; mm/hugetlb.o without ARCH_WANT_HUGE_PMD_SHARE
+                           # migration wait; mm/hugetlb.o without ARCH_WANT_HUGE_PMD_SHARE;
+                           # filemap/shmem: the fault paths and the shared wait code
                            ["arch/powerpc/kvm/book3s_hv_uvmem.o",
                             "arch/powerpc/mm/hugetlbpage.o", "mm/migrate.o",
-                            "mm/hugetlb.o"],
+                            "mm/hugetlb.o", "mm/filemap.o", "mm/shmem.o"],
                            "ccache powerpc64le-linux-gnu-gcc"),
         warning_free_build("nouveau", [], "defconfig", "nouveau.config",
                            ["drivers/gpu/drm/nouveau/nouveau_dmem.o", "lib/test_hmm.o"],
