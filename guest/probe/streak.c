@@ -23,6 +23,10 @@
  *                counted apart, not as a failed move
  *       shmdrop  as shmswap without the paging out: readers that drop their pte
  *                after every read, so every read is a fault from a none pte
+ *       shmthpdrop  as shmthp, but the readers read one 4 KiB page in the middle
+ *                of the THP and drop only that pte after every read: the THP is
+ *                pte-mapped in them, and every read is a shmem fault at an index
+ *                that is not the THP's first (a tail page of the page cache)
  *
  * A page counts as moved only when its status entry, pre-filled with a
  * sentinel, holds the target node: 5.10's move_pages() may return 0 for a
@@ -62,6 +66,7 @@ static char *region;
 static size_t touch_len;		/* bytes the readers walk, 4 KiB apart */
 static volatile int *stop;
 static int drop_pte;			/* shmswap: readers MADV_DONTNEED after each read */
+static size_t read_off;			/* shmthpdrop: where in the region the readers read */
 
 static unsigned long read_until_stop(void)
 {
@@ -69,9 +74,9 @@ static unsigned long read_until_stop(void)
 
 	while (!*stop) {
 		for (size_t off = 0; off < touch_len; off += 4096)
-			sum += *(volatile char *)(region + off);
+			sum += *(volatile char *)(region + read_off + off);
 		if (drop_pte)
-			madvise(region, touch_len, MADV_DONTNEED);
+			madvise(region + read_off, touch_len, MADV_DONTNEED);
 	}
 	return sum;
 }
@@ -101,7 +106,7 @@ static char *map_kind(const char *kind, size_t npages, size_t *len)
 	char *p;
 
 	*len = npages * 4096;
-	if (!strcmp(kind, "shmthp")) {
+	if (!strcmp(kind, "shmthp") || !strcmp(kind, "shmthpdrop")) {
 		/* shmem_get_unmapped_area() aligns it to 2 MiB */
 		*len = HPAGE;
 		p = mmap(NULL, HPAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -144,7 +149,8 @@ int main(int argc, char **argv)
 	double secs = argc > 3 ? atof(argv[3]) : 10;
 	size_t npages = argc > 4 ? atoi(argv[4]) : 1;
 	int threads = !strcmp(kind, "private") || !strcmp(kind, "thp");
-	int shmthp = !strcmp(kind, "shmthp"), shmswap = !strcmp(kind, "shmswap");
+	int shmthpdrop = !strcmp(kind, "shmthpdrop");
+	int shmthp = !strcmp(kind, "shmthp") || shmthpdrop, shmswap = !strcmp(kind, "shmswap");
 	int shmdrop = !strcmp(kind, "shmdrop");
 	static const char *const counters[] = {
 		"pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
@@ -170,7 +176,8 @@ int main(int argc, char **argv)
 	}
 	if (shmthp)
 		sysfs_set(shmem_enabled, "advise", old_enabled, sizeof(old_enabled));
-	drop_pte = shmswap || shmdrop;
+	drop_pte = shmswap || shmdrop || shmthpdrop;
+	read_off = shmthpdrop ? 17 * 4096 : 0;
 	region = map_kind(kind, npages, &len);
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED || stop == MAP_FAILED) {
