@@ -10,14 +10,17 @@
 #            vmtests: KERNEL=both (default) TESTS=<case or binary,...> KCONFIG=vm|debug VMTESTS_LOGS=<base log>,<patched log> (report again, no boot)
 #            trace: KERNEL=base|patched|both  TRACE_SECS=3  TRACE_T=3  TRACE_REPORT=build/trace/<run>
 #            coverage: COVERAGE_LOG=build/logs/patched-gcov-<stamp>.log (report again, no boot)
+#            mainline: the mainline series, base and patched (BASE=7.2.8 make run KERNEL=both TESTS=$(MAINLINE_TESTS)); KERNEL= TESTS= KCONFIG=debug override
 #            moves: MOVES_LOGS='build/logs/base-<stamp>.log ...' (globs allowed; no boot)
 # Debian's python3 (the one `make deps` installs pytest etc. for); host/bootstrap
 # installs it on a machine that has only git and make.
 PYTHON ?= /usr/bin/python3
 MIG = host/bootstrap && PYTHONPATH=host $(PYTHON) host/mig.py
+MAINLINE_BASE ?= 7.2.8
+MAINLINE_TESTS ?= migration,migration-strict,migration-count,refault
 export BASE SMP PREFIXES PROBE KERNEL TESTS KCONFIG FORCE DEBUG BOOT_TIMEOUT ACCEL QUICK BOOTS BENCH_SECS BENCH_LIMIT BENCH_REPORT BENCH_REV BENCH_4K BENCH_REPS BENCH_ONLY DURATION TRACE_SECS TRACE_T TRACE_REPORT COVERAGE_LOG MOVES_LOGS VMTESTS_LOGS STRESSORS
 
-.PHONY: all check tree export run bench prefix probe soak trace coverage moves vmtests stress unit clean help deps
+.PHONY: all check tree export run mainline bench prefix probe soak trace coverage moves vmtests stress unit clean help deps
 
 all:
 	@$(MIG) all
@@ -29,6 +32,8 @@ export:
 	@$(MIG) export
 run:
 	@$(MIG) run
+mainline:
+	@export BASE=$(MAINLINE_BASE) KERNEL=$(or $(KERNEL),both) TESTS=$(or $(TESTS),$(MAINLINE_TESTS)); $(MIG) run
 bench:
 	@$(MIG) bench
 prefix:
