@@ -23,6 +23,8 @@
  *                counted apart, not as a failed move
  *       shmdrop  as shmswap without the paging out: readers that drop their pte
  *                after every read, so every read is a fault from a none pte
+ *       ext2drop as ext2, with readers that drop their pte after every read (as
+ *                shmdrop): every read is a filemap_fault() from a none pte
  *       shmthpdrop  as shmthp, but the readers read one 4 KiB page in the middle
  *                of the THP and drop only that pte after every read: the THP is
  *                pte-mapped in them, and every read is a shmem fault at an index
@@ -33,7 +35,7 @@
  * page it did not move. Output (host/migbp/probe.py keeps these lines):
  *   PROBE <kind> T=<t> pages=<n> secs=<s> calls=<c> moved=<m> failed=<f> maxstreak=<calls>
  *   PROBE   status <value>: <count>     (sentinel = status never written)
- *   PROBE   vmstat <counter>: <delta>   (shmthp, shmswap, shmdrop)
+ *   PROBE   vmstat <counter>: <delta>   (shmthp, shmswap, shmdrop, ext2drop)
  *   PROBE   smaps <field>: <kB>         (shmthp: is the region PMD-mapped?)
  * maxstreak is the longest run of consecutive calls with a failed page.
  */
@@ -130,8 +132,8 @@ static char *map_kind(const char *kind, size_t npages, size_t *len)
 		madvise(p, HPAGE, MADV_HUGEPAGE);
 		return p;
 	}
-	if (!strcmp(kind, "tmpfs") || !strcmp(kind, "ext2")) {
-		fd = open(!strcmp(kind, "ext2") ? "/mnt/ext2/streak" : "/tmp/streak",
+	if (!strcmp(kind, "tmpfs") || !strncmp(kind, "ext2", 4)) {
+		fd = open(!strncmp(kind, "ext2", 4) ? "/mnt/ext2/streak" : "/tmp/streak",
 			  O_RDWR | O_CREAT | O_TRUNC, 0600);
 	} else if (!strcmp(kind, "htlb")) {
 		*len = HPAGE;
@@ -151,7 +153,7 @@ int main(int argc, char **argv)
 	int threads = !strcmp(kind, "private") || !strcmp(kind, "thp");
 	int shmthpdrop = !strcmp(kind, "shmthpdrop");
 	int shmthp = !strcmp(kind, "shmthp") || shmthpdrop, shmswap = !strcmp(kind, "shmswap");
-	int shmdrop = !strcmp(kind, "shmdrop");
+	int shmdrop = !strcmp(kind, "shmdrop"), ext2drop = !strcmp(kind, "ext2drop");
 	static const char *const counters[] = {
 		"pgmigrate_success", "pgmigrate_fail", "thp_migration_success",
 		"thp_migration_fail", "pswpin", "pswpout",
@@ -176,7 +178,7 @@ int main(int argc, char **argv)
 	}
 	if (shmthp)
 		sysfs_set(shmem_enabled, "advise", old_enabled, sizeof(old_enabled));
-	drop_pte = shmswap || shmdrop || shmthpdrop;
+	drop_pte = shmswap || shmdrop || shmthpdrop || ext2drop;
 	read_off = shmthpdrop ? 17 * 4096 : 0;
 	region = map_kind(kind, npages, &len);
 	stop = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -251,7 +253,7 @@ int main(int argc, char **argv)
 	printf("PROBE %s T=%d pages=%zu secs=%.0f calls=%ld moved=%ld failed=%ld maxstreak=%ld\n",
 	       kind, nreaders, n, secs, calls, moved, failed, maxstreak);
 	for (i = 0; i < 6; i++)
-		if (shmthp || shmswap || shmdrop)
+		if (shmthp || shmswap || shmdrop || ext2drop)
 			printf("PROBE   vmstat %s: %ld\n", counters[i], vmstat_field(counters[i]) - before[i]);
 	if (shmthp) {
 		char was[32];
