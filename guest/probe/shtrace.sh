@@ -38,14 +38,16 @@ kp 'p:kprobes/lock_page __lock_page'
 kp 'p:kprobes/put_wait put_and_wait_on_page_locked'
 kp 'p:kprobes/noref_wait filemap_wait_locked_page'
 kp 'p:kprobes/zap zap_page_range'
-kp 'r:kprobes/zap_done zap_page_range'
+# r64: room for 64 tasks inside at once, so that no return is missed (the
+# default, 10 here, is not enough when tasks sleep in there)
+kp 'r64:kprobes/zap_done zap_page_range'
 kp 'p:kprobes/accessed mark_page_accessed'
 kp 'p:kprobes/drain_all lru_add_drain_all'
 # a drained activate pagevec entry: mark_page_accessed() had queued the page
 # there with a reference (activate_page() itself is inlined)
 kp 'p:kprobes/activate __activate_page'
 kp 'p:kprobes/fault_around filemap_map_pages'
-kp 'r:kprobes/fa_done filemap_map_pages'
+kp 'r64:kprobes/fa_done filemap_map_pages'
 # switch-outs of the test's tasks: a holder off its CPU inside a window
 echo 'prev_comm == "streak" || next_comm == "streak"' > events/sched/sched_switch/filter
 echo 1 > events/sched/sched_switch/enable
@@ -55,6 +57,7 @@ echo "PROBE   move_mapping ref: $(values mm_in ref)"
 echo "PROBE   shmem_fault: $(hits shmem_fault)  filemap_fault: $(hits filemap_fault)  __lock_page: $(hits lock_page)  put_and_wait: $(hits put_wait)  noref_wait: $(hits noref_wait)  fault_around: $(hits fault_around)"
 echo "PROBE   zap_page_range: $(hits zap)  mark_page_accessed: $(hits accessed)  lru_add_drain_all: $(hits drain_all)  __activate_page: $(hits activate)"
 echo "PROBE   trace lines: $(grep -vc '^#' trace)"
+echo "PROBE   missed (kprobe_profile): $(awk '$3 > 0 { printf "%s %s  ", $1, $3 }' kprobe_profile)"
 # At every failed freeze: where each other task of the test was, by its last
 # traced event (zap or accessed = inside zap_page_range(), holding the pages
 # it zapped in its mmu_gather until the TLB flush; zap_done = back from it;
@@ -84,16 +87,15 @@ grep -v '^#' trace | awk '
 		# zap_page_range() (pages in their mmu_gather) or inside
 		# filemap_map_pages() (a speculative reference), and whether
 		# they were off their CPU there (switched out, prev_state)
-		w = ""
+		nz = nf = 0
 		for (q in IN) if (q != pid && IN[q] != "") {
-			x = IN[q]
-			if (OFF[q] != "") { x = x "(off " OFF[q] ")"; OFFN[IN[q] " " OFF[q]]++ }
-			w = w (w == "" ? "" : "+") x
+			if (IN[q] == "zap") nz++; else nf++
+			if (OFF[q] != "") OFFN[IN[q] " " OFF[q]]++
 			age = (ts - IT[q]) * 1e6
 			b = age < 10 ? "<10" : age < 100 ? "<100" : age < 1000 ? "<1000" : ">=1000"
 			IA[IN[q] " " b]++
 		}
-		INSIDE[w == "" ? "nobody" : w]++
+		INSIDE[nz + nf == 0 ? "nobody" : "zap " nz ", fault_around " nf]++
 	}
 	ev == "zap" { IN[pid] = "zap"; IT[pid] = ts }
 	ev == "fault_around" { IN[pid] = "fault_around"; IT[pid] = ts }
