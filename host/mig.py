@@ -269,6 +269,9 @@ def parser():
 # included.
 TOOLS_FIRST = {"tree", "run", "all", "check", "unit", "bench", "prefix", "probe", "trace", "coverage", "soak",
                "vmtests", "stress"}
+# Commands that build from build/linux (or its worktrees): on a fresh clone
+# they make the tree first, as `make tree` would (`make mainline` is `run`).
+TREE_FIRST = {"run", "bench", "prefix", "probe", "trace", "coverage", "soak", "vmtests", "stress"}
 
 
 def main(argv=None):
@@ -276,6 +279,8 @@ def main(argv=None):
     try:
         if a.cmd in TOOLS_FIRST:
             deps.ensure()
+        if a.cmd in TREE_FIRST:
+            tree.ensure_present(log=log_path("tree"))
         return a.fn(a)
     except HarnessError as e:
         return die(e)

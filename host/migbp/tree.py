@@ -5,7 +5,7 @@ import shutil
 import subprocess
 
 from . import base
-from .util import (BASE_TAG, BUILD, LINUX, PATCHES, HarnessError, git_env,
+from .util import (BASE_TAG, BUILD, LINUX, PATCHES, ROOT, HarnessError, git_env,
                    info, run, stamp)
 
 COVER = "0000-cover-letter.patch"
@@ -138,6 +138,16 @@ def ensure_tree(force=False, repo=LINUX, patches=PATCHES, log=None):
     applied = apply_series(repo, patches, log=log)
     info(f"applied {len(applied)} patches onto {BASE_TAG}")
     return applied
+
+
+def ensure_present(repo=LINUX, patches=PATCHES, log=None):
+    """Make the tree when there is none (a fresh clone); leave an existing
+    one alone, unexported work and all. True when it made it."""
+    if os.path.isdir(os.path.join(repo, ".git")):
+        return False
+    info(f"no {os.path.relpath(repo, ROOT)} yet: making it first (as `make tree`)")
+    ensure_tree(repo=repo, patches=patches, log=log)
+    return True
 
 
 def touched_files(repo=LINUX):

@@ -162,3 +162,13 @@ def test_tarball_with_another_top_directory_is_one_error(tmp_path, monkeypatch):
     patches.mkdir()
     with pytest.raises(HarnessError, match="linux-9.9"):
         tree.ensure_tree(repo=str(tmp_path / "linux"), patches=str(patches))
+
+
+def test_ensure_present_makes_only_a_missing_tree(repo, tmp_path, monkeypatch):
+    made = []
+    monkeypatch.setattr(tree, "ensure_tree", lambda repo, patches, log: made.append(repo))
+    assert tree.ensure_present(str(repo), str(tmp_path)) is False
+    assert made == []
+    fresh = tmp_path / "linux-7.2.8"
+    assert tree.ensure_present(str(fresh), str(tmp_path)) is True
+    assert made == [str(fresh)]
