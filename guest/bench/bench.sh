@@ -104,6 +104,7 @@ gain_list() {
 		refault thp-r 3 1
 		refault tmpfs-r 3 1
 		refault ext2-r 3 1
+		refault ext2-drop 3 1
 		refault htlb-shared-r 3 1
 		refault device-r 3 1
 		# ~2 min: 4 KiB-page offlines under touchers take minutes under TCG
@@ -125,6 +126,7 @@ gain_list() {
 		refault tmpfs-r $T 64
 		refault ext2-r $T 1
 		refault ext2-r $T 64
+		refault ext2-drop $T 1
 		refault htlb-shared-r $T 1
 		refault device-r $T 1
 		refault device-r $T 64

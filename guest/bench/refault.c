@@ -17,6 +17,9 @@
  *           tmpfs-r   tmpfs-w     MAP_SHARED of a file in /tmp (tmpfs), T forked processes
  *           ext2-r                MAP_SHARED of a file on ext2 on a brd ramdisk
  *                                 (/mnt/ext2: page cache, filemap_fault()), T forked processes
+ *           ext2-drop             as ext2-r, but each reader MADV_DONTNEEDs the region
+ *                                 after every pass: every read is a filemap_fault()
+ *                                 from a none pte
  *           htlb-shared-r         MAP_SHARED of a memfd(MFD_HUGETLB) (hugetlbfs),
  *                                 PAGES huge pages, T forked processes
  *           device-r              private anon, T reader threads; the main thread
@@ -76,7 +79,7 @@
 static char *region;
 static size_t npages, stride;
 static int writer;
-static int dropper;		/* shared-drop: zap the readers' ptes after each pass */
+static int dropper;		/* shared-drop, ext2-drop: zap the readers' ptes after each pass */
 static unsigned long *bad;	/* shared with forked readers */
 
 static void touch_loop(volatile int *stopflag)
@@ -137,7 +140,7 @@ int main(int argc, char **argv)
 	char note[256] = "";
 
 	writer = scen[strlen(scen) - 1] == 'w';
-	dropper = !strcmp(scen, "shared-drop");
+	dropper = !strcmp(scen, "shared-drop") || !strcmp(scen, "ext2-drop");
 	stride = (thp || huge) ? HPAGE : pagesz;
 	size_t len = npages * stride;
 

@@ -3,8 +3,8 @@
 # project's refault storm, guest/bench/refault.c (packed as
 # /selftests/refault-bin), for one page of shared anon (readers that keep
 # their pte, and readers that MADV_DONTNEED it after each read), of tmpfs
-# and of a file on ext2 (/mnt/ext2 on /dev/ram0, made by /init) under 1
-# and 3 readers, as TAP. A scenario is "not ok" when any page move failed
+# and of a file on ext2 (/mnt/ext2 on /dev/ram0, made by /init; readers that
+# keep their pte, and readers that drop it) under 1 and 3 readers, as TAP. A scenario is "not ok" when any page move failed
 # (status not the target node after move_pages()): the strict reading, as
 # migration-strict. Each run's CSV line is kept as a "# BENCH,refault,..."
 # comment (bench.parse_console reads it) and its counts as a
@@ -17,10 +17,10 @@ arg() {
 }
 secs=$(arg refault_secs 2)
 B=/selftests/refault-bin
-scenarios="shared-r:1 shared-r:3 shared-drop:1 shared-drop:3 tmpfs-r:1 tmpfs-r:3 ext2-r:1 ext2-r:3"
+scenarios="shared-r:1 shared-r:3 shared-drop:1 shared-drop:3 tmpfs-r:1 tmpfs-r:3 ext2-r:1 ext2-r:3 ext2-drop:1 ext2-drop:3"
 
 echo "TAP version 13"
-echo "1..8"
+echo "1..10"
 n=0
 for s in $scenarios; do
 	n=$((n + 1))

@@ -370,11 +370,12 @@ CASES = {
     "hugetlb-r": "hugetlb, 2 MiB",
     "tmpfs-r": "tmpfs file, 4 KiB",
     "ext2-r": "ext2 file on brd (page cache), 4 KiB",
+    "ext2-drop": "ext2 file on brd, 4 KiB, readers MADV_DONTNEED after each read",
     "htlb-shared-r": "hugetlbfs file, 2 MiB",
     "-": "private anon, 4 KiB",
 }
 # migration under readers: the refault scenarios the series gains on
-READER_ROWS = {"shared-r", "shared-drop", "tmpfs-r", "ext2-r", "htlb-shared-r"}
+READER_ROWS = {"shared-r", "shared-drop", "tmpfs-r", "ext2-r", "ext2-drop", "htlb-shared-r"}
 
 
 def cost_records(recs_c, recs_r):
