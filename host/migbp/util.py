@@ -103,6 +103,7 @@ def run(cmd, cwd=None, env=None, log=None, check=True, input=None,
 # then a compiler/tool error. make's "*** [...] Error 2" lines only say that
 # something below failed, so they are never the answer when a cause is there.
 CAUSES = [re.compile(r) for r in (
+    r"^E: ",    # apt's error, before its "W: ... Permission denied" noise
     r"(command )?not found|No such file or directory|Cannot exec|cannot execute|"
     r"Permission denied|No space left",
     r"\b(fatal )?error\b|\bERROR\b|^E: |FAILED|does not apply|Traceback",

@@ -92,3 +92,24 @@ def test_gone_tarball_says_so_and_how_to_repin():
            "linux_7.3%7erc7.orig.tar.xz  404  Not Found\n")
     msg = base.gone_message(bases.BASES["7.2.8"], "http://deb.debian.org/debian", out)
     assert "no longer serves" in msg and "bases.py" in msg and "\n" not in msg
+
+
+def test_apt_fetch_ignores_an_expired_release_file(tmp_path, monkeypatch):
+    calls = []
+
+    def fake_run(cmd, **kw):
+        calls.append(cmd)
+        return 0, ""
+    monkeypatch.setattr(base, "run", fake_run)
+    monkeypatch.setattr(base, "archive_uri", lambda security=False: "http://a.example/debian")
+    base.apt_fetch(str(tmp_path / "apt" / "dl"))
+    assert calls and all("Acquire::Check-Valid-Until=false" in c for c in calls)
+
+
+def test_apt_error_line_wins_over_its_warnings():
+    from migbp import util
+    out = ("W: Download is performed unsandboxed as root as file 'x' couldn't be "
+           "accessed by user '_apt'. - pkgAcquire::Run (13: Permission denied)\n"
+           "E: Release file for http://deb.debian.org/debian/dists/sid/InRelease "
+           "is expired (invalid since 25d 19h 34min 32s).\n")
+    assert util.first_error(out).startswith("E: Release file")
