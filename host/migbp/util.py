@@ -106,7 +106,7 @@ CAUSES = [re.compile(r) for r in (
     r"^E: ",    # apt's error, before its "W: ... Permission denied" noise
     r"(command )?not found|No such file or directory|Cannot exec|cannot execute|"
     r"Permission denied|No space left",
-    r"\b(fatal )?error\b|\bERROR\b|^E: |FAILED|does not apply|Traceback",
+    r"\b(fatal )?error\b|\bERROR\b|FAILED|does not apply|Traceback",
 )]
 RECURSION = re.compile(r"^make(\[\d+\])?: \*\*\*|^make(\[\d+\])?: Leaving|Error \d+$")
 
