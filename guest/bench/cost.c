@@ -4,7 +4,7 @@
  * nothing failing. (Uncontended move_pages() is `refault SCEN 0 PAGES SECS`.)
  *
  *   cost fault  pf1-anon|pf2-tmpfs|pf3-tmpfs|pf2-ext2|pf3-ext2  T PAGES SECS
- *   cost lock   tmpfs-write|htlb-read                           T PAGES SECS
+ *   cost lock   tmpfs-write|ext2-write|htlb-read                T PAGES SECS
  *   cost device -                                               T PAGES SECS
  *   cost control spin                                           T 0 SECS
  *
@@ -17,19 +17,21 @@
  *   its own file, written in full before the clock starts so that the runs
  *   find it in the page cache: tmpfs (/tmp: shmem_fault(), where the series
  *   adds a lockless look at the page's lock bit to every fault) or ext2 on a
- *   brd ramdisk (/mnt/ext2: filemap_fault(), which the series makes trylock
- *   the page and recheck the pte before it sleeps on a locked page).
+ *   brd ramdisk (/mnt/ext2: filemap_fault(), where the series changes only
+ *   what a fault does when its trylock of the page fails).
  *   count = pages written.
  * lock: read faults on a page that another task keeps locking, no migration:
  *   one PAGES-page file shared by T forked readers, each reads every page
  *   and zaps its mapping (MADV_DONTNEED; munmap + mmap on hugetlbfs, which
  *   refuses MADV_DONTNEED), over and over, while one more process takes the
  *   page lock of every page in turn: pwrite() of 4 KiB to a tmpfs file
- *   (shmem_write_begin() holds it across the copy), or pread() of 4 KiB of a
- *   hugetlbfs file (hugetlbfs_read_iter(): find_lock_page()). A reader whose
- *   fault finds the page locked sleeps on it: in shmem_fault() the patched
- *   kernel waits without a reference, then locks the page if its pte is still
- *   none. count = pages read after a zap (reader refaults).
+ *   (shmem_write_begin() holds it across the copy) or to an ext2 file on brd
+ *   (/mnt/ext2: grab_cache_page_write_begin() in ext2_write_begin()), or
+ *   pread() of 4 KiB of a hugetlbfs file (hugetlbfs_read_iter():
+ *   find_lock_page()). A reader whose fault finds the page locked sleeps on
+ *   it: in shmem_fault() and filemap_fault() the patched kernel waits without
+ *   a reference and looks the page up again. count = pages read after a zap
+ *   (reader refaults).
  * device: PAGES pages of private anon (4 KiB) to test_hmm's device memory
  *   (HMM_DMIRROR_MIGRATE on /dev/hmm_dmirror0) and back (a CPU read of
  *   every page faults it back), round after round. count = pages moved to
@@ -228,7 +230,8 @@ static void setup_lock(void)
 {
 	hugetlbfs = !strncmp(scen, "htlb", 4);
 	if (!hugetlbfs) {
-		fds[0] = make_file("/tmp/cost-lock");
+		fds[0] = make_file(strncmp(scen, "ext2", 4) ? "/tmp/cost-lock"
+							    : "/mnt/ext2/cost-lock");
 		return;
 	}
 	/* hugetlbfs has no write(): fill it through a mapping */

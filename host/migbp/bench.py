@@ -362,6 +362,7 @@ CASES = {
     "pf2-ext2": "page_fault2: private file, ext2 on brd (filemap_fault)",
     "pf3-ext2": "page_fault3: shared file, ext2 on brd (filemap_fault)",
     "tmpfs-write": "tmpfs, locker pwrite()s the page",
+    "ext2-write": "ext2 on brd (filemap_fault), locker pwrite()s the page",
     "htlb-read": "hugetlbfs, locker pread()s the page",
     "private-r": "private anon, 4 KiB",
     "shared-r": "shared anon (shmem), 4 KiB",
