@@ -11,8 +11,13 @@ from .util import (BASE_TAG, BUILD, LINUX, PATCHES, ROOT, HarnessError, git_env,
 COVER = "0000-cover-letter.patch"
 
 
-def git(args, repo=LINUX, check=True, log=None, input=None, what=None):
-    return run(["git", "-C", repo] + args, env=git_env(), check=check,
+# The base's one commit gets fixed dates, so that its id (the cover letter's
+# base-commit:) is the same on every machine that unpacks the same tarball.
+BASE_COMMIT_DATE = "2000-01-01T00:00:00+0000"
+
+
+def git(args, repo=LINUX, check=True, log=None, input=None, what=None, env=None):
+    return run(["git", "-C", repo] + args, env=dict(git_env(), **(env or {})), check=check,
                log=log, input=input, what=what or f"git {args[0]}")[1]
 
 
@@ -35,7 +40,8 @@ def unpack(linux=LINUX, log=None):
     git(["config", "user.name", name], linux)
     git(["config", "user.email", email], linux)
     git(["add", "-A"], linux, log=log)
-    git(["commit", "-q", "-m", f"Linux {base.VERSION}"], linux, log=log)
+    git(["commit", "-q", "-m", f"Linux {base.VERSION}"], linux, log=log,
+        env=dict(GIT_AUTHOR_DATE=BASE_COMMIT_DATE, GIT_COMMITTER_DATE=BASE_COMMIT_DATE))
     git(["tag", BASE_TAG], linux, log=log)
 
 
