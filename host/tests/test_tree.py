@@ -147,6 +147,15 @@ def test_cold_unpack_creates_tagged_repo(tmp_path, monkeypatch):
     assert sh(repo, "log", "--format=%s %an", BASE_TAG).strip() == \
         f"Linux {base.VERSION} Migration Backport Team"
     assert (repo / "Makefile").exists() and not (tmp_path / "build" / "linux.unpack").exists()
+    # fixed dates: the same tarball gives the same base commit id on any machine
+    assert sh(repo, "log", "-1", "--format=%aI %cI", BASE_TAG).split() == \
+        ["2000-01-01T00:00:00+00:00"] * 2
+
+
+def test_export_index_lines_have_twelve_digit_ids(series):
+    text = (series / "0001-mm-first.patch").read_text()
+    idx = [l for l in text.splitlines() if l.startswith("index ")]
+    assert idx and all(len(part) == 12 for part in idx[0].split()[1].split(".."))
 
 
 def test_tarball_with_another_top_directory_is_one_error(tmp_path, monkeypatch):
