@@ -5,6 +5,8 @@
 #                      migbp.bench_limit=S (offline time limit)
 #                      migbp.bench_reps=N (rounds of the cost rows)
 #                      migbp.bench_only=cost|gain (one half of the list)
+#                      migbp.bench_readers=a,b,... (cost-only: the readers rows'
+#                      scenarios, host/migbp/bench.py READER_ROWS)
 # Output: "BENCH,cost,...", "BENCH,refault,..." and "BENCH,offline,..." CSV lines, then the
 # series' vm/migration selftest with every line prefixed "BENCHST: " (its own
 # counters per kernel); all parsed by host/migbp/bench.py.
@@ -17,6 +19,7 @@ secs=$(arg bench_secs 2)
 limit=$(arg bench_limit 120)
 reps=$(arg bench_reps 1)
 only=$(arg bench_only all)
+readers=$(arg bench_readers "" | tr ',' ' ')
 B=/selftests
 
 echo "# bench: quick=$quick secs=$secs limit=$limit $(uname -r)"
@@ -165,8 +168,9 @@ fi
 # page moves per second under 1 and 3 readers, one page; host/migbp/bench.py
 # cost_records()): the full list has them in gain_list.
 readers_rows() {
+	[ -n "$readers" ] || echo "BENCH,error,no migbp.bench_readers= on the command line"
 	for T in 1 3; do
-		for s in shared-r shared-drop tmpfs-r ext2-r ext2-drop htlb-shared-r; do
+		for s in $readers; do
 			refault $s $T 1
 		done
 	done

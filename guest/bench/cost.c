@@ -116,6 +116,12 @@ static void account(struct start s, unsigned long long n)
 }
 
 /* an unlinked file of len bytes, PATTERN(page) in every page, in the page cache */
+/* Where a scenario's files live: ext2 on brd for "...ext2...", else tmpfs. */
+static const char *file_dir(void)
+{
+	return strstr(scen, "ext2") ? "/mnt/ext2" : "/tmp";
+}
+
 static int make_file(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);
@@ -159,13 +165,12 @@ static void fault_worker(volatile int *stop)
 
 static void setup_fault(int T)
 {
-	const char *dir = strstr(scen, "ext2") ? "/mnt/ext2" : "/tmp";
 	char path[64];
 
 	anon = !strncmp(scen, "pf1", 3);
 	shared_map = !strncmp(scen, "pf3", 3);
 	for (int t = 0; t < T && !anon; t++) {
-		snprintf(path, sizeof(path), "%s/cost-pf-%d", dir, t);
+		snprintf(path, sizeof(path), "%s/cost-pf-%d", file_dir(), t);
 		fds[t] = make_file(path);
 	}
 }
@@ -228,10 +233,12 @@ static void locker(volatile int *stop)
 
 static void setup_lock(void)
 {
+	char path[64];
+
 	hugetlbfs = !strncmp(scen, "htlb", 4);
 	if (!hugetlbfs) {
-		fds[0] = make_file(strncmp(scen, "ext2", 4) ? "/tmp/cost-lock"
-							    : "/mnt/ext2/cost-lock");
+		snprintf(path, sizeof(path), "%s/cost-lock", file_dir());
+		fds[0] = make_file(path);
 		return;
 	}
 	/* hugetlbfs has no write(): fill it through a mapping */

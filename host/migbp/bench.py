@@ -375,8 +375,9 @@ CASES = {
     "htlb-shared-r": "hugetlbfs file, 2 MiB",
     "-": "private anon, 4 KiB",
 }
-# migration under readers: the refault scenarios the series gains on
-READER_ROWS = {"shared-r", "shared-drop", "tmpfs-r", "ext2-r", "ext2-drop", "htlb-shared-r"}
+# migration under readers: the refault scenarios the series gains on; the
+# guest's cost-only run gets the list on its command line (bench_readers=)
+READER_ROWS = ("shared-r", "shared-drop", "tmpfs-r", "ext2-r", "ext2-drop", "htlb-shared-r")
 
 
 def cost_records(recs_c, recs_r):
@@ -656,6 +657,7 @@ def build_guest(log, rundir):
 def guest_command(bz, initrd, quick, secs, limit, accel, reps=1, only=None):
     extra = (f"migbp.bench_quick={1 if quick else 0} "
              f"migbp.bench_secs={secs} migbp.bench_limit={limit} migbp.bench_reps={reps}"
+             f" migbp.bench_readers={','.join(READER_ROWS)}"
              + (f" migbp.bench_only={only}" if only else "")
              + (" migbp.bench_4k=1" if os.environ.get("BENCH_4K") == "1" else ""))
     return machine.command(bz, initrd, "bench", accel, test_timeout=3600, extra=extra,

@@ -39,8 +39,9 @@ def export(repo=LINUX, patches=PATCHES, cover_text=COVER_TEXT, log=None):
         # base's commit id is the same on every machine (tree.BASE_COMMIT_DATE).
         # core.abbrev fixed: git's automatic abbreviation grows with the
         # object count, so index lines would differ between machines.
-        git(["-c", "core.abbrev=12", "format-patch", "-q", "--cover-letter", "--no-signature", "--zero-commit",
-             f"--base={BASE_TAG}", "-o", patches, f"{BASE_TAG}..HEAD"], repo, log=log)
+        git(["-c", "core.abbrev=12", "format-patch", "-q", "--cover-letter",
+             "--no-signature", "--zero-commit", f"--base={BASE_TAG}", "-o", patches,
+             f"{BASE_TAG}..HEAD"], repo, log=log)
         date = git(["log", "-1", "--format=%aD", "HEAD"], repo).strip()
         fill_cover(os.path.join(patches, COVER), cover_text, date)
         names = sorted(os.path.basename(p) for p in glob.glob(os.path.join(patches, "*.patch"))

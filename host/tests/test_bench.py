@@ -381,8 +381,13 @@ def test_ratio_plot_data_has_judged_rows_only(tmp_path):
 
 def test_guest_command_passes_reps_and_only():
     s = " ".join(bench.guest_command("bz", "i", True, 1, 30, "tcg", 3, "cost"))
-    assert "migbp.bench_reps=3 migbp.bench_only=cost" in s
+    assert "migbp.bench_reps=3" in s and "migbp.bench_only=cost" in s
     assert "bench_only" not in " ".join(bench.guest_command("bz", "i", True, 1, 30, "tcg"))
+
+
+def test_guest_command_passes_the_reader_rows():
+    s = " ".join(bench.guest_command("bz", "i", False, 2, 120, "tcg", 3, "cost"))
+    assert "migbp.bench_readers=" + ",".join(bench.READER_ROWS) in s
 
 
 def test_plot_draws_the_cost_ratio_png(tmp_path):
