@@ -539,7 +539,24 @@ def cost_verdict(agg):
                       f"{aband[0]:.2f}-{aband[1]:.2f}; below the goal and below that range: "
                       + (", ".join(f"{d['label']} ({m:.3f})" for d, m in alow if m < aband[0])
                          or "none") + "." if aband else ""))
+        spread = spreads([(d["ratios"], adj[d["key"]]) for d, _ in arows])
+        if spread:
+            out.append(f"Whether dividing helps: the spread (max - min) of a row's pair ratios, "
+                       f"median over the {spread[2]} rows with two or more pairs, is "
+                       f"{spread[0]:.3f} raw and {spread[1]:.3f} divided.")
     return "\n\n".join(out)
+
+
+def spreads(pairs):
+    """[(raw ratios, divided ratios)] -> (median raw spread, median divided
+    spread, rows) over rows with >= 2 defined values in both, or None."""
+    raw, div = [], []
+    for r, a in pairs:
+        r, a = [x for x in r if finite(x)], [x for x in a if finite(x)]
+        if len(r) >= 2 and len(a) >= 2:
+            raw.append(max(r) - min(r))
+            div.append(max(a) - min(a))
+    return (statistics.median(raw), statistics.median(div), len(raw)) if raw else None
 
 
 BREAKDOWN = [(("private", 0, 128), "idle (T=0)"),

@@ -463,6 +463,8 @@ def test_rows_divided_by_the_spin_control_of_their_pair_and_cpus():
     v = bench.cost_verdict(agg)
     assert "Divided by the spin control" in v and "2 of 2 rows meet the goal." in v
     assert "pair ratios 1.00-1.00; below the goal and below that range: none." in v
+    assert v.endswith("median over the 2 rows with two or more pairs, is 0.100 raw and "
+                      "0.000 divided.")
 
 
 def test_an_undefined_spin_ratio_leaves_that_pair_out():
