@@ -115,13 +115,13 @@ static void account(struct start s, unsigned long long n)
 	__atomic_add_fetch(&tot->majflt, e.majflt - s.majflt, __ATOMIC_RELAXED);
 }
 
-/* an unlinked file of len bytes, PATTERN(page) in every page, in the page cache */
 /* Where a scenario's files live: ext2 on brd for "...ext2...", else tmpfs. */
 static const char *file_dir(void)
 {
 	return strstr(scen, "ext2") ? "/mnt/ext2" : "/tmp";
 }
 
+/* an unlinked file of len bytes, PATTERN(page) in every page, in the page cache */
 static int make_file(const char *path)
 {
 	int fd = open(path, O_RDWR | O_CREAT | O_TRUNC, 0600);

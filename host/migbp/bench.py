@@ -10,6 +10,7 @@ QUICK=1 (smoke, ~2 min) writes build/bench/<stamp>/report.md only.
 """
 import csv
 import json
+import math
 import os
 import re
 import shlex
@@ -424,13 +425,15 @@ def finite(r):
 
 
 def adjusted(agg):
-    """{key: [ratio / spin ratio, per boot pair]} for the non-spin rows: each
-    pair's patched/base divided by the same pair's patched/base of the spin
-    control on as many CPUs (spin_for). The emulator's speed differs from boot
-    to boot, for every row of a boot alike as far as it is the host's (the
-    spin loop runs no kernel code the series changes); the quotient takes
-    that factor out. None where either ratio is undefined; no key when the
-    run has no such control."""
+    """{key: [(ratio, ratio / spin ratio)]} for the non-spin rows, one tuple
+    per boot pair that has both: each pair's patched/base and the same divided
+    by that pair's patched/base of the spin control on as many CPUs
+    (spin_for). The emulator's speed differs from boot to boot, for every row
+    of a boot alike as far as it is the host's (the spin loop runs no kernel
+    code the series changes); the quotient takes that factor out. Pairs whose
+    row ratio is 0/0 or whose spin ratio is not a positive number are left
+    out (an infinite row ratio stays infinite); no key when the run has no
+    such control."""
     spins = {d["key"]: dict(zip(d["pairs"], d["ratios"])) for d in agg
              if d["key"][:2] == ("control", "spin")}
     out = {}
@@ -438,16 +441,46 @@ def adjusted(agg):
         c = spins.get(spin_for(d["key"]))
         if d["key"][0] == "control" or c is None:
             continue
-        out[d["key"]] = [r / c[i] if finite(r) and finite(c.get(i)) and c[i] > 0 else None
-                         for i, r in zip(d["pairs"], d["ratios"])]
+        out[d["key"]] = [(r, r / c[i]) for i, r in zip(d["pairs"], d["ratios"])
+                         if r is not None and finite(c.get(i)) and c[i] > 0]
     return out
 
 
+def divided(pairs):
+    """The divided ratios of adjusted()'s (ratio, divided) pairs."""
+    return [dv for _, dv in pairs]
+
+
 def adjusted_band(adj):
-    """(lowest, highest) spin-adjusted pair ratio of page_fault1 on private
-    anon (the control row that is not the divisor), or None."""
-    rs = [r for k, v in adj.items() if is_control(k) for r in v if finite(r)]
+    """(lowest, highest) spin-divided pair ratio of page_fault1 on private
+    anon (the control row that is not a divisor), or None. Fewer samples
+    than the raw band (which has the spin rows too), so narrower by chance
+    alone; the verdict prints pf1-anon's raw range beside it."""
+    rs = [r for k, v in adj.items() if is_control(k) for r in divided(v) if finite(r)]
     return (min(rs), max(rs)) if rs else None
+
+
+def log_sd(pairs):
+    """(pooled SD of log raw ratios, of log divided ratios, rows) over the
+    rows' pairs where both are finite and positive, rows with >= 2 such
+    pairs; None if there is none. The same pairs on both sides, and the log
+    so that a spin ratio away from 1 does not shrink the spread by itself."""
+    var_r, var_d = [], []
+    for ps in pairs:
+        ps = [(math.log(r), math.log(dv)) for r, dv in ps
+              if finite(r) and finite(dv) and r > 0 and dv > 0]
+        if len(ps) >= 2:
+            var_r.append(statistics.variance([x for x, _ in ps]))
+            var_d.append(statistics.variance([y for _, y in ps]))
+    if not var_r:
+        return None
+    return (math.sqrt(statistics.mean(var_r)), math.sqrt(statistics.mean(var_d)), len(var_r))
+
+
+def fmt_divided(d, pairs):
+    """Table cell: the divided ratios, and how many pairs had no spin."""
+    left = len(d["ratios"]) - len(pairs)
+    return fmt_ratios(divided(pairs)) + (f" ({left} pair(s) without spin)" if left else "")
 
 
 def fmt_rate(s):
@@ -498,7 +531,7 @@ def cost_tables(agg):
             if adj:
                 a = adj.get(d["key"])
                 body[-1] += ["-", "-"] if a is None else \
-                    [fmt_ratios(a), goal_cell(d, judged, aband, a)]
+                    [fmt_divided(d, a), goal_cell(d, judged, aband, divided(a))]
         out += [f"**{title}** ({unit})", "", results.md_table(head, body), ""]
     return "\n".join(out).rstrip()
 
@@ -524,7 +557,7 @@ def cost_verdict(agg):
                    "the noise between two boots. Below the goal and below that range: "
                    + (", ".join(under) + "." if under else "none."))
     adj = adjusted(agg)
-    arows = [(d, median_ratio(adj[d["key"]])) for d, _ in rows if d["key"] in adj]
+    arows = [(d, median_ratio(divided(adj[d["key"]]))) for d, _ in rows if d["key"] in adj]
     arows = [(d, m) for d, m in arows if m is not None]
     if arows:
         alow = [(d, m) for d, m in arows if m < GOAL]
@@ -536,27 +569,23 @@ def cost_verdict(agg):
                                                          for d, m in alow) + "."
                                  if alow else ".")
                    + (f" page_fault1 on private anon, so divided: pair ratios "
-                      f"{aband[0]:.2f}-{aband[1]:.2f}; below the goal and below that range: "
+                      f"{aband[0]:.2f}-{aband[1]:.2f} (raw {pf1_range(agg)}); below the goal "
+                      "and below that range: "
                       + (", ".join(f"{d['label']} ({m:.3f})" for d, m in alow if m < aband[0])
                          or "none") + "." if aband else ""))
-        spread = spreads([(d["ratios"], adj[d["key"]]) for d, _ in arows])
-        if spread:
-            out.append(f"Whether dividing helps: the spread (max - min) of a row's pair ratios, "
-                       f"median over the {spread[2]} rows with two or more pairs, is "
-                       f"{spread[0]:.3f} raw and {spread[1]:.3f} divided.")
+        sd = log_sd([adj[d["key"]] for d, _ in arows])
+        if sd:
+            out.append(f"Whether dividing helps: the pooled standard deviation of the log pair "
+                       f"ratios within a row, over {sd[2]} rows and the same pairs, is "
+                       f"{sd[0]:.3f} raw and {sd[1]:.3f} divided (lower is quieter).")
     return "\n\n".join(out)
 
 
-def spreads(pairs):
-    """[(raw ratios, divided ratios)] -> (median raw spread, median divided
-    spread, rows) over rows with >= 2 defined values in both, or None."""
-    raw, div = [], []
-    for r, a in pairs:
-        r, a = [x for x in r if finite(x)], [x for x in a if finite(x)]
-        if len(r) >= 2 and len(a) >= 2:
-            raw.append(max(r) - min(r))
-            div.append(max(a) - min(a))
-    return (statistics.median(raw), statistics.median(div), len(raw)) if raw else None
+def pf1_range(agg):
+    """'lo-hi' of the raw pair ratios of page_fault1 on private anon, or '-'."""
+    rs = [r for d in agg if d["key"][:2] == ("fault", "pf1-anon") for r in d["ratios"]
+          if finite(r)]
+    return f"{min(rs):.2f}-{max(rs):.2f}" if rs else "-"
 
 
 BREAKDOWN = [(("private", 0, 128), "idle (T=0)"),
@@ -648,7 +677,7 @@ def write_ratio_dat(path, agg):
                 continue
             mmm = [median_ratio(rs), min(rs), max(rs)]
             cells = mmm + ["NaN"] * 3 if is_control(d["key"]) else ["NaN"] * 3 + mmm
-            a = [r for r in adj.get(d["key"], []) if finite(r)]
+            a = [r for r in divided(adj.get(d["key"], [])) if finite(r)]
             cells += [median_ratio(a), min(a), max(a)] if a else ["NaN"] * 3
             f.write(f'"{d["label"]}" ' + " ".join(str(c) for c in cells) + "\n")
     return path

@@ -453,7 +453,7 @@ def test_rows_divided_by_the_spin_control_of_their_pair_and_cpus():
     agg = bench.aggregate(r, "cost")
     adj = bench.adjusted(agg)
     assert ("control", "spin", 1, 0) not in adj
-    assert [round(x, 3) for x in adj[("fault", "pf3-ext2", 4, 8192)]] == [0.995] * 3
+    assert [round(x, 3) for x in bench.divided(adj[("fault", "pf3-ext2", 4, 8192)])] == [0.995] * 3
     assert bench.adjusted_band(adj) == (1.0, 1.0)
     assert bench.spin_for(("lock", "htlb-read", 3, 1)) == ("control", "spin", 4, 0)
     t = bench.cost_tables(agg)
@@ -462,15 +462,66 @@ def test_rows_divided_by_the_spin_control_of_their_pair_and_cpus():
                         "| 0.99 [0.99-0.99] | yes |")
     v = bench.cost_verdict(agg)
     assert "Divided by the spin control" in v and "2 of 2 rows meet the goal." in v
-    assert "pair ratios 1.00-1.00; below the goal and below that range: none." in v
-    assert v.endswith("median over the 2 rows with two or more pairs, is 0.100 raw and "
-                      "0.000 divided.")
+    assert "pair ratios 1.00-1.00 (raw 0.90-1.00); below the goal and below that range: none." in v
+    assert "over 2 rows and the same pairs, is 0.053 raw and 0.000 divided" in v
 
 
 def test_an_undefined_spin_ratio_leaves_that_pair_out():
     r = [(1, "base", crow("control", "spin", 1, 0, 1.0, 0)),
          (1, "patched", crow("control", "spin", 1, 0, 1.0, 0)),
-         (1, "base", crow("move", "private-r", 0, 64, 1.0, 100)),
-         (1, "patched", crow("move", "private-r", 0, 64, 1.0, 100))]
+         (2, "base", crow("control", "spin", 1, 0, 1.0, 100)),
+         (2, "patched", crow("control", "spin", 1, 0, 1.0, 100))]
+    for boot in (1, 2):
+        r += [(boot, "base", crow("move", "private-r", 0, 64, 1.0, 100)),
+              (boot, "patched", crow("move", "private-r", 0, 64, 1.0, 90))]
+    agg = bench.aggregate(r, "cost")
+    adj = bench.adjusted(agg)
+    assert adj == {("move", "private-r", 0, 64): [(0.9, 0.9)]}       # boot 1: spin 0/0
+    line = [l for l in bench.cost_tables(agg).splitlines() if l.startswith("| `private-r`")][0]
+    assert "| 0.90 [0.90-0.90] (1 pair(s) without spin) |" in line
+
+
+def test_an_infinite_row_ratio_stays_infinite_when_divided():
+    r = [(1, "base", crow("control", "spin", 4, 0, 1.0, 100)),
+         (1, "patched", crow("control", "spin", 4, 0, 1.0, 120)),
+         (1, "base", crow("readers", "shared-r", 3, 1, 1.0, 0)),
+         (1, "patched", crow("readers", "shared-r", 3, 1, 1.0, 50))]
     adj = bench.adjusted(bench.aggregate(r, "cost"))
-    assert adj == {("move", "private-r", 0, 64): [None]}
+    assert adj[("readers", "shared-r", 3, 1)] == [(float("inf"), float("inf"))]
+
+
+def test_readers_and_move_rows_from_refaults_take_their_spin_by_cpus():
+    recs_c = []
+    for k, spin in (("base", 1000), ("patched", 1100)):
+        recs_c += [(1, k, crow("control", "spin", 1, 0, 1.0, spin)),
+                   (1, k, crow("control", "spin", 4, 0, 1.0, spin * 2))]
+    recs_r = []
+    for k, moved in (("base", 100), ("patched", 220)):
+        for T in (0, 3):
+            recs_r.append((1, k, dict(scenario="shared-r", T=T, pages=1, seconds=1.0,
+                                      moved=moved, note="")))
+    adj = bench.adjusted(bench.aggregate(bench.cost_records(recs_c, recs_r), "cost"))
+    assert [round(x, 3) for x in bench.divided(adj[("readers", "shared-r", 3, 1)])] == [2.0]
+    assert [round(x, 3) for x in bench.divided(adj[("move", "shared-r", 0, 1)])] == [2.0]
+
+
+def test_divided_goal_cell_inside_the_divided_band_says_so():
+    r = []
+    for boot, pf1, row in ((1, 0.95, 0.97), (2, 1.02, 0.97), (3, 1.0, 0.97)):
+        r += [(boot, "base", crow("control", "spin", 1, 0, 1.0, 1000)),
+              (boot, "patched", crow("control", "spin", 1, 0, 1.0, 1000)),
+              (boot, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
+              (boot, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000 * pf1)),
+              (boot, "base", crow("fault", "pf2-ext2", 1, 8192, 1.0, 1000)),
+              (boot, "patched", crow("fault", "pf2-ext2", 1, 8192, 1.0, 1000 * row))]
+    t = bench.cost_tables(bench.aggregate(r, "cost"))
+    line = [l for l in t.splitlines() if l.startswith("| `pf2-ext2`")][0]
+    assert line.endswith("| 0.97 [0.97-0.97] | no (within the controls) |")
+
+
+def test_log_sd_uses_the_same_pairs_and_shows_a_noisy_divisor():
+    # the spin's own noise, independent of the row: dividing makes it worse
+    pairs = [[(1.0, 1.0 / 1.1), (1.0, 1.0 / 0.9), (1.0, 1.0)]]
+    raw, div, n = bench.log_sd(pairs)
+    assert n == 1 and raw == 0.0 and div > 0.09
+    assert bench.log_sd([[(1.0, 1.0)]]) is None               # one pair: no spread
