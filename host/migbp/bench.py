@@ -216,7 +216,16 @@ def aggregate(records, kind, kernels=("base", "patched")):
         d["ratios"] = [ratio(boot_value(kind, by[k][kernels[1]][i]),
                              boot_value(kind, by[k][kernels[0]][i])) for i in pairs]
         out.append(d)
+    if kind == "cost":          # the spin-divided pairs, once per aggregate
+        adj = adjusted(out)
+        for d in out:
+            d["adj"] = adj.get(d["key"])
     return out
+
+
+def adj_of(agg):
+    """{key: adjusted() pairs} of the rows aggregate() gave them."""
+    return {d["key"]: d["adj"] for d in agg if d.get("adj") is not None}
 
 
 def fmt_num(x, kind):
@@ -241,9 +250,9 @@ def fmt_ratios(rs):
     if not defined:
         return "0/0"
     if any(r == float("inf") for r in defined):
-        finite = [r for r in defined if r != float("inf")]
-        return f"inf x{len(defined) - len(finite)}" + (
-            f"; {statistics.median(finite):.2f}" if finite else "")
+        fin = [r for r in defined if finite(r)]
+        return f"inf x{len(defined) - len(fin)}" + (
+            f"; {statistics.median(fin):.2f}" if fin else "")
     med = statistics.median(defined)
     s = f"{med:.2f} [{min(defined):.2f}-{max(defined):.2f}]"
     if len(defined) < len(rs):
@@ -409,8 +418,7 @@ def is_control(key):
 def noise_band(agg):
     """(lowest, highest) pair ratio of the control rows, or None: how far
     patched/base moves in this run when nothing differs but the boot."""
-    rs = [r for d in agg if is_control(d["key"]) for r in d["ratios"]
-          if r is not None and r != float("inf")]
+    rs = [r for d in agg if is_control(d["key"]) for r in d["ratios"] if finite(r)]
     return (min(rs), max(rs)) if rs else None
 
 
@@ -490,7 +498,7 @@ def fmt_rate(s):
 
 
 def median_ratio(rs):
-    defined = [r for r in rs if r is not None and r != float("inf")]
+    defined = [r for r in rs if finite(r)]
     return statistics.median(defined) if defined else None
 
 
@@ -508,7 +516,7 @@ def goal_cell(d, judged, band, ratios=None):
 def cost_tables(agg):
     """Markdown: one table per COST_GROUPS entry that has rows."""
     out, band = [], noise_band(agg)
-    adj = adjusted(agg)
+    adj = adj_of(agg)
     aband = adjusted_band(adj)
     for group, title, unit, judged in COST_GROUPS:
         rows = [d for d in agg if d["key"][0] == group]
@@ -556,7 +564,7 @@ def cost_verdict(agg):
                    f"on private anon): pair ratios {band[0]:.2f}-{band[1]:.2f} in this run, "
                    "the noise between two boots. Below the goal and below that range: "
                    + (", ".join(under) + "." if under else "none."))
-    adj = adjusted(agg)
+    adj = adj_of(agg)
     arows = [(d, median_ratio(divided(adj[d["key"]]))) for d, _ in rows if d["key"] in adj]
     arows = [(d, m) for d, m in arows if m is not None]
     if arows:
@@ -670,14 +678,13 @@ def write_ratio_dat(path, agg):
     with open(path, "w") as f:
         f.write("# label control_med control_min control_max cost_med cost_min cost_max"
                 " adj_med adj_min adj_max\n")
-        adj = adjusted(agg)
         for d in agg:
             rs = [r for r in d["ratios"] if finite(r)]
             if d["key"][0] not in shown or not rs:
                 continue
             mmm = [median_ratio(rs), min(rs), max(rs)]
             cells = mmm + ["NaN"] * 3 if is_control(d["key"]) else ["NaN"] * 3 + mmm
-            a = [r for r in divided(adj.get(d["key"], [])) if finite(r)]
+            a = [r for r in divided(d.get("adj") or []) if finite(r)]
             cells += [median_ratio(a), min(a), max(a)] if a else ["NaN"] * 3
             f.write(f'"{d["label"]}" ' + " ".join(str(c) for c in cells) + "\n")
     return path
@@ -783,13 +790,19 @@ def gain_refaults(recs_r):
     return [x for x in recs_r if x[2]["T"] > 0]
 
 
-def report(stamp, recs, meta, pngs_rel):
-    """The markdown report of a run: recs = {kind: [(boot, kernel, row)]}."""
+def aggregates(recs):
+    """(refault, offline, cost) aggregates of a run's records."""
+    return (aggregate(gain_refaults(recs["refault"]), "refault"),
+            aggregate(recs["offline"], "offline"),
+            aggregate(cost_records(recs["cost"], recs["refault"]), "cost"))
+
+
+def report(stamp, recs, meta, pngs_rel, aggs=None):
+    """The markdown report of a run: recs = {kind: [(boot, kernel, row)]};
+    aggs = aggregates(recs) when the caller has them already."""
     limit = meta["limit"]
-    recs_r, recs_o, recs_s = gain_refaults(recs["refault"]), recs["offline"], recs["selftest"]
-    agg_r = aggregate(recs_r, "refault")
-    agg_o = aggregate(recs_o, "offline")
-    agg_c = aggregate(cost_records(recs["cost"], recs["refault"]), "cost")
+    recs_r, recs_s = gain_refaults(recs["refault"]), recs["selftest"]
+    agg_r, agg_o, agg_c = aggregates(recs) if aggs is None else aggs
     lines = [f"Generated {meta['date']} by `{meta['cmd']}` (raw CSV: "
              f"`build/bench/{stamp}/`, not committed).", "",
              f"- Machine: {meta['host']}.",
@@ -832,7 +845,7 @@ def report(stamp, recs, meta, pngs_rel):
               "block holding most of a 128 MiB node-1 region; vmstat/IPI deltas are "
               "over the offline only.", "",
               offline_table(agg_o, limit) if agg_o else "(no data)", ""]
-    bd = offline_breakdown(recs_o)
+    bd = offline_breakdown(recs["offline"])
     if bd:
         lines += ["Where the offline time goes (medians; each step adds one ingredient):", "",
                   bd, ""]
@@ -872,10 +885,8 @@ def write_report(outdir, meta, recs=None):
     # plots: full run -> docs/, quick or partial -> the run's directory
     to_doc = not quick and not meta.get("only")
     pngdir = os.path.join(ROOT, "docs") if to_doc else outdir
-    agg_r = aggregate(gain_refaults(recs["refault"]), "refault")
-    agg_o = aggregate(recs["offline"], "offline")
-    agg_c = aggregate(cost_records(recs["cost"], recs["refault"]), "cost")
-    pngs = plot(agg_r, agg_o, outdir, limit, agg_c)
+    aggs = aggregates(recs)
+    pngs = plot(*aggs[:2], outdir, limit, aggs[2])
     final = []
     for p in pngs:
         dst = os.path.join(pngdir, os.path.basename(p))
@@ -884,7 +895,7 @@ def write_report(outdir, meta, recs=None):
         final.append(dst)
     rel = [os.path.relpath(p, os.path.dirname(DOC)) if to_doc else os.path.basename(p)
            for p in final]
-    text = report(stamp, recs, meta, rel)
+    text = report(stamp, recs, meta, rel, aggs)
     with open(os.path.join(outdir, "report.md"), "w") as f:
         f.write(text + "\n")
     if to_doc:

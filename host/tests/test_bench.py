@@ -290,6 +290,12 @@ def crow(group, case, T, pages, secs, count):
     return dict(group=group, case=case, T=T, pages=pages, seconds=secs, count=count, note="")
 
 
+def pair(boot, group, case, T, pages, base, patched):
+    """One boot pair's records of a cost row run for 1 s: base and patched counts."""
+    return [(boot, "base", crow(group, case, T, pages, 1.0, base)),
+            (boot, "patched", crow(group, case, T, pages, 1.0, patched))]
+
+
 def test_cost_lines_parse_with_types():
     rows, errors = bench.parse_console(COST_CONSOLE)
     assert not errors and len(rows["cost"]) == 4
@@ -331,12 +337,9 @@ def test_cost_rate_is_the_median_of_a_boots_rounds_and_ratio_per_pair():
 
 
 def test_cost_tables_goal_column_and_verdict():
-    r = [(1, "base", crow("fault", "pf2-tmpfs", 1, 8192, 1.0, 1000)),
-         (1, "patched", crow("fault", "pf2-tmpfs", 1, 8192, 1.0, 980)),
-         (1, "base", crow("device", "-", 0, 64, 1.0, 640)),
-         (1, "patched", crow("device", "-", 0, 64, 1.0, 640)),
-         (1, "base", crow("readers", "shared-r", 3, 1, 1.0, 100)),
-         (1, "patched", crow("readers", "shared-r", 3, 1, 1.0, 400))]
+    r = [*pair(1, "fault", "pf2-tmpfs", 1, 8192, 1000, 980),
+         *pair(1, "device", "-", 0, 64, 640, 640),
+         *pair(1, "readers", "shared-r", 3, 1, 100, 400)]
     agg = bench.aggregate(r, "cost")
     t = bench.cost_tables(agg)
     assert "**Page faults without migration" in t and "**Device migration" in t
@@ -365,14 +368,10 @@ def test_refault_table_leaves_out_t0_runs_and_shows_moved_per_second(tmp_path, m
 
 
 def test_ratio_plot_data_has_judged_rows_only(tmp_path):
-    r = [(1, "base", crow("lock", "tmpfs-write", 3, 1, 1.0, 100)),
-         (1, "patched", crow("lock", "tmpfs-write", 3, 1, 1.0, 95)),
-         (2, "base", crow("lock", "tmpfs-write", 3, 1, 1.0, 100)),
-         (2, "patched", crow("lock", "tmpfs-write", 3, 1, 1.0, 105)),
-         (1, "base", crow("readers", "tmpfs-r", 1, 1, 1.0, 100)),
-         (1, "patched", crow("readers", "tmpfs-r", 1, 1, 1.0, 300))]
-    r += [(1, "base", crow("control", "spin", 1, 0, 1.0, 100)),
-          (1, "patched", crow("control", "spin", 1, 0, 1.0, 102))]
+    r = [*pair(1, "lock", "tmpfs-write", 3, 1, 100, 95),
+         *pair(2, "lock", "tmpfs-write", 3, 1, 100, 105),
+         *pair(1, "readers", "tmpfs-r", 1, 1, 100, 300)]
+    r += [*pair(1, "control", "spin", 1, 0, 100, 102)]
     p = bench.write_ratio_dat(str(tmp_path / "c.dat"), bench.aggregate(r, "cost"))
     lines = open(p).read().splitlines()
     # no spin T=4 control in this run: nothing to divide the T=3 row by
@@ -395,8 +394,7 @@ def test_plot_draws_the_cost_ratio_png(tmp_path):
     import shutil
     if not shutil.which("gnuplot"):
         return
-    r = [(1, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
-         (1, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 990))]
+    r = [*pair(1, "fault", "pf1-anon", 1, 8192, 1000, 990)]
     pngs = bench.plot([], [], str(tmp_path), 30, bench.aggregate(r, "cost"))
     assert [os.path.basename(p) for p in pngs] == ["bench-cost-ratio.png"]
 
@@ -404,14 +402,10 @@ def test_plot_draws_the_cost_ratio_png(tmp_path):
 def test_controls_give_the_noise_band_and_mark_rows_inside_it():
     r = []
     for boot, ctrl, pf3 in ((1, 0.96, 0.95), (2, 1.06, 0.97), (3, 1.0, 0.90)):
-        r += [(boot, "base", crow("control", "spin", 1, 0, 1.0, 1000)),
-              (boot, "patched", crow("control", "spin", 1, 0, 1.0, 1000 * ctrl)),
-              (boot, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
-              (boot, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
-              (boot, "base", crow("fault", "pf3-tmpfs", 4, 8192, 1.0, 1000)),
-              (boot, "patched", crow("fault", "pf3-tmpfs", 4, 8192, 1.0, 1000 * pf3)),
-              (boot, "base", crow("move", "thp-r", 0, 1, 1.0, 100)),
-              (boot, "patched", crow("move", "thp-r", 0, 1, 1.0, 98))]
+        r += [*pair(boot, "control", "spin", 1, 0, 1000, 1000 * ctrl),
+              *pair(boot, "fault", "pf1-anon", 1, 8192, 1000, 1000),
+              *pair(boot, "fault", "pf3-tmpfs", 4, 8192, 1000, 1000 * pf3),
+              *pair(boot, "move", "thp-r", 0, 1, 100, 98)]
     agg = bench.aggregate(r, "cost")
     assert bench.is_control(("fault", "pf1-anon", 4, 8192))
     assert not bench.is_control(("fault", "pf3-tmpfs", 4, 8192))
@@ -431,8 +425,7 @@ def test_controls_give_the_noise_band_and_mark_rows_inside_it():
 
 
 def test_without_control_rows_there_is_no_band():
-    r = [(1, "base", crow("fault", "pf2-tmpfs", 1, 8192, 1.0, 1000)),
-         (1, "patched", crow("fault", "pf2-tmpfs", 1, 8192, 1.0, 900))]
+    r = [*pair(1, "fault", "pf2-tmpfs", 1, 8192, 1000, 900)]
     agg = bench.aggregate(r, "cost")
     assert bench.noise_band(agg) is None
     assert "| 0.90 [0.90-0.90] | **no** |" in bench.cost_tables(agg)
@@ -444,12 +437,9 @@ def test_rows_divided_by_the_spin_control_of_their_pair_and_cpus():
     # boot 2 ran the patched kernel's emulator 10% slower, all rows alike
     for boot, speed in ((1, 1.0), (2, 0.9), (3, 0.96)):
         for T in (1, 4):
-            r += [(boot, "base", crow("control", "spin", T, 0, 1.0, 1000)),
-                  (boot, "patched", crow("control", "spin", T, 0, 1.0, 1000 * speed))]
-        r += [(boot, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
-              (boot, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000 * speed)),
-              (boot, "base", crow("fault", "pf3-ext2", 4, 8192, 1.0, 1000)),
-              (boot, "patched", crow("fault", "pf3-ext2", 4, 8192, 1.0, 995 * speed))]
+            r += [*pair(boot, "control", "spin", T, 0, 1000, 1000 * speed)]
+        r += [*pair(boot, "fault", "pf1-anon", 1, 8192, 1000, 1000 * speed),
+              *pair(boot, "fault", "pf3-ext2", 4, 8192, 1000, 995 * speed)]
     agg = bench.aggregate(r, "cost")
     adj = bench.adjusted(agg)
     assert ("control", "spin", 1, 0) not in adj
@@ -467,13 +457,10 @@ def test_rows_divided_by_the_spin_control_of_their_pair_and_cpus():
 
 
 def test_an_undefined_spin_ratio_leaves_that_pair_out():
-    r = [(1, "base", crow("control", "spin", 1, 0, 1.0, 0)),
-         (1, "patched", crow("control", "spin", 1, 0, 1.0, 0)),
-         (2, "base", crow("control", "spin", 1, 0, 1.0, 100)),
-         (2, "patched", crow("control", "spin", 1, 0, 1.0, 100))]
+    r = [*pair(1, "control", "spin", 1, 0, 0, 0),
+         *pair(2, "control", "spin", 1, 0, 100, 100)]
     for boot in (1, 2):
-        r += [(boot, "base", crow("move", "private-r", 0, 64, 1.0, 100)),
-              (boot, "patched", crow("move", "private-r", 0, 64, 1.0, 90))]
+        r += [*pair(boot, "move", "private-r", 0, 64, 100, 90)]
     agg = bench.aggregate(r, "cost")
     adj = bench.adjusted(agg)
     assert adj == {("move", "private-r", 0, 64): [(0.9, 0.9)]}       # boot 1: spin 0/0
@@ -482,10 +469,8 @@ def test_an_undefined_spin_ratio_leaves_that_pair_out():
 
 
 def test_an_infinite_row_ratio_stays_infinite_when_divided():
-    r = [(1, "base", crow("control", "spin", 4, 0, 1.0, 100)),
-         (1, "patched", crow("control", "spin", 4, 0, 1.0, 120)),
-         (1, "base", crow("readers", "shared-r", 3, 1, 1.0, 0)),
-         (1, "patched", crow("readers", "shared-r", 3, 1, 1.0, 50))]
+    r = [*pair(1, "control", "spin", 4, 0, 100, 120),
+         *pair(1, "readers", "shared-r", 3, 1, 0, 50)]
     adj = bench.adjusted(bench.aggregate(r, "cost"))
     assert adj[("readers", "shared-r", 3, 1)] == [(float("inf"), float("inf"))]
 
@@ -508,12 +493,9 @@ def test_readers_and_move_rows_from_refaults_take_their_spin_by_cpus():
 def test_divided_goal_cell_inside_the_divided_band_says_so():
     r = []
     for boot, pf1, row in ((1, 0.95, 0.97), (2, 1.02, 0.97), (3, 1.0, 0.97)):
-        r += [(boot, "base", crow("control", "spin", 1, 0, 1.0, 1000)),
-              (boot, "patched", crow("control", "spin", 1, 0, 1.0, 1000)),
-              (boot, "base", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000)),
-              (boot, "patched", crow("fault", "pf1-anon", 1, 8192, 1.0, 1000 * pf1)),
-              (boot, "base", crow("fault", "pf2-ext2", 1, 8192, 1.0, 1000)),
-              (boot, "patched", crow("fault", "pf2-ext2", 1, 8192, 1.0, 1000 * row))]
+        r += [*pair(boot, "control", "spin", 1, 0, 1000, 1000),
+              *pair(boot, "fault", "pf1-anon", 1, 8192, 1000, 1000 * pf1),
+              *pair(boot, "fault", "pf2-ext2", 1, 8192, 1000, 1000 * row)]
     t = bench.cost_tables(bench.aggregate(r, "cost"))
     line = [l for l in t.splitlines() if l.startswith("| `pf2-ext2`")][0]
     assert line.endswith("| 0.97 [0.97-0.97] | no (within the controls) |")
