@@ -14,7 +14,10 @@
 #     the holder of the extra reference letting it go;
 #   "get before": the last reference on P taken before the failure by a
 #     task other than M, by its stack;
-#   all events on P 300 us around the first 3 failures.
+#   all events on P 300 us around the first 3 failures;
+#   both also totalled by kind of holder: fault-lookup (filemap_fault(),
+#     shmem_fault()), fault-around, zap (MADV_DONTNEED's mmu_gather),
+#     lru-pagevec (a per-CPU LRU pagevec, drained), other.
 # A stack is named by its first 5 frames below the page_ref helpers.
 [ $# -eq 3 ] || { echo "usage: reftrace.sh KIND T SECONDS"; exit 2; }
 . "$(dirname "$0")/kprobes.sh"
@@ -34,6 +37,14 @@ echo "PROBE   trace lines: $(wc -l < trace)  overrun: $(grep -h overrun per_cpu/
 # on the same CPU; other CPUs' entries may come between). Pass 2: events.
 awk '
 function frame(l) { sub(/^ *=> */, "", l); sub(/\+0x.*/, "", l); return l }
+# what kind of holder a stack is (the totals lines)
+function kind(sig) {
+	if (sig ~ /zap_page_range|tlb_finish_mmu|unmap_page_range/) return "zap"
+	if (sig ~ /filemap_map_pages/) return "fault-around"
+	if (sig ~ /lru_add_drain|pagevec_lru_move_fn|__pagevec_lru_add/) return "lru-pagevec"
+	if (sig ~ /filemap_fault|shmem_fault|shmem_getpage|find_lock_entry/) return "fault-lookup"
+	return "other"
+}
 function skip(f) { return f ~ /^(trace_|__traceiter|__page_ref|perf_|event_trigger|ftrace|stack_trace|stacktrace|__ftrace|__trace)/ }
 NR == FNR {
 	if ($0 ~ /^#/) next
@@ -66,7 +77,7 @@ $0 ~ / page_ref_/ {
 	if (delta < 0 && (pfn in WAIT) && pid != MOVER[pfn]) {
 		age = (ts - WAIT[pfn]) * 1e6
 		b = age < 10 ? "<10" : age < 100 ? "<100" : age < 1000 ? "<1000" : ">=1000"
-		PUT[sig " (" who ", " b "us)"]++; delete WAIT[pfn]
+		PUT[sig " (" who ", " b "us)"]++; PUTK[kind(sig)]++; delete WAIT[pfn]
 	}
 	if (ev == "freeze") {
 		MOVER[pfn] = pid
@@ -77,7 +88,7 @@ $0 ~ / page_ref_/ {
 			if (pfn in LASTGET) {
 				age = (ts - LASTGETT[pfn]) * 1e6
 				b = age < 10 ? "<10" : age < 100 ? "<100" : age < 1000 ? "<1000" : ">=1000"
-				GET[LASTGET[pfn] " (" b "us before)"]++
+				GET[LASTGET[pfn] " (" b "us before)"]++; GETK[kind(LASTGET[pfn])]++
 			}
 			if (shown < 3) { shown++; SHOWP[shown] = pfn; SHOWT[shown] = ts }
 		} else delete WAIT[pfn]
@@ -88,6 +99,8 @@ END {
 	for (k in M) movers = movers " " k
 	print "PROBE   ref events on moved pages: " n "  movers (pid):" movers "  failed freezes: " fails "  followed by another failure before any put by another task: " NOPUT + 0
 	for (k in OVER) print "PROBE   ref over expected at a failed freeze: " k " " OVER[k]
+	for (k in PUTK) print "PROBE   ref put after, by kind: " k " " PUTK[k]
+	for (k in GETK) print "PROBE   ref get before, by kind: " k " " GETK[k]
 	for (k in PUT) print "PROBE   ref put after: " PUT[k] " " k | "sort -k5 -rn | head -25"
 	close("sort -k5 -rn | head -25")
 	for (k in GET) print "PROBE   ref get before: " GET[k] " " k | "sort -k5 -rn | head -25"
