@@ -20,6 +20,9 @@
 
 #include "../bench/benchlib.h"
 #include "test_hmm_uapi.h"
+#ifndef HMM_DMIRROR_MIGRATE	/* mainline names the same ioctl (0x02) so */
+#define HMM_DMIRROR_MIGRATE	HMM_DMIRROR_MIGRATE_TO_DEV
+#endif
 
 #define MAX_ROUNDS	100000
 
