@@ -5,9 +5,12 @@
 # dropped while guest/probe/streak KIND T SECONDS runs (keep SECONDS small:
 # every get_page()/put_page() of the guest is traced with its stack).
 #   make probe KCONFIG=trace PROBE='reftrace.sh ext2drop 3 3' PREFIXES=14
-# At every failed refcount freeze (page_ref_freeze ret=0: the page had more
-# references than migrate_page_move_mapping() expected) of page P by the
-# mover M, as PROBE lines:
+# At every failed refcount freeze by migration (page_ref_freeze ret=0 with a
+# migration function on its stack: the page had more references than
+# migrate_page_move_mapping() expected) of page P by the mover M, as PROBE
+# lines (mainline's __migrate_folio() also fails on a refcount check
+# before it freezes, which leaves no event: there the counts are a
+# sample):
 #   how far over (count - expected);
 #   "put after": the first reference on P dropped after the failure by a
 #     task other than M, by the stack that dropped it, and how long after:
@@ -79,7 +82,9 @@ $0 ~ / page_ref_/ {
 		b = age < 10 ? "<10" : age < 100 ? "<100" : age < 1000 ? "<1000" : ">=1000"
 		PUT[sig " (" who ", " b "us)"]++; PUTK[kind(sig)]++; delete WAIT[pfn]
 	}
-	if (ev == "freeze") {
+	# freezes by migration only (5.10 migrate_page_move_mapping(), mainline
+	# __folio_migrate_mapping()): LRU code freezes pages too
+	if (ev == "freeze" && sig ~ /migrat/) {
 		MOVER[pfn] = pid
 		if (ret == 0) {
 			fails++; OVER[cnt - val]++
