@@ -17,14 +17,12 @@
  *   PROBE   status <value>: <count>
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
 #include <numaif.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "../bench/benchlib.h"
